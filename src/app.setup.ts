@@ -1,0 +1,61 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
+import { AppModule } from './app.module.js';
+import type { AppConfig } from './config/config.js';
+import { HttpExceptionFilter } from './http/http-exception.filter.js';
+import { LIMITS } from './ingest/segment-message.js';
+
+const SINGLE_MESSAGE_ROUTE = /^\/v1\/(track|identify|page|screen|group|alias)(\?|$)/;
+
+function httpError(status: number, message: string): Error & { statusCode: number } {
+  return Object.assign(new Error(message), { statusCode: status });
+}
+
+/**
+ * JSON bodies are read as bytes first: the size limit is enforced while reading (500 KB, Segment's
+ * batch limit; 32 KB on single-message endpoints) and before parsing, and the raw bytes are kept
+ * for X-Signature verification. Any content type is read as JSON, as Segment's API does.
+ */
+export function configureBodyParsing(fastify: FastifyInstance): void {
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: LIMITS.batchBytes }, (req, body, done) => {
+    const raw = body as Buffer;
+    const limit = SINGLE_MESSAGE_ROUTE.test(req.url) ? LIMITS.messageBytes : LIMITS.batchBytes;
+    if (raw.length > limit) {
+      done(httpError(413, `body is ${raw.length} bytes; the limit for ${req.url.split('?')[0]} is ${limit} bytes`), undefined);
+      return;
+    }
+    (req as unknown as { rawBody: Buffer }).rawBody = raw;
+    if (raw.length === 0) {
+      done(null, undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(raw.toString('utf8')));
+    } catch (error) {
+      done(httpError(400, `body is not valid JSON: ${(error as Error).message}`), undefined);
+    }
+  });
+}
+
+export async function createApp(
+  config: AppConfig,
+  options: { logger?: false | ('error' | 'warn' | 'log' | 'debug')[] } = {},
+): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({ bodyLimit: LIMITS.batchBytes });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    bodyParser: false,
+    logger: options.logger ?? levels(config.logLevel),
+  });
+  configureBodyParsing(app.getHttpAdapter().getInstance());
+  app.useGlobalFilters(new HttpExceptionFilter());
+  app.enableShutdownHooks();
+  return app;
+}
+
+function levels(level: AppConfig['logLevel']): ('error' | 'warn' | 'log' | 'debug')[] {
+  const all = ['error', 'warn', 'log', 'debug'] as const;
+  const upTo = { error: 1, warn: 2, info: 3, debug: 4 }[level];
+  return all.slice(0, upTo);
+}

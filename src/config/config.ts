@@ -1,0 +1,231 @@
+import 'reflect-metadata';
+import { plainToInstance } from 'class-transformer';
+import { IsIn, IsNotEmpty, IsOptional, IsString, Matches, MinLength, validateSync } from 'class-validator';
+import { formatDuration, parseDuration } from './duration.js';
+import { isDotPath, parsePropertyMappings, type PropertyMapping } from './property-mappings.js';
+
+/** Which parts of the service this process runs. */
+export type Role = 'all' | 'api' | 'worker';
+
+/** The validated, typed settings. Read from the environment once, at boot (`loadConfig`). */
+export interface AppConfig {
+  kable: {
+    /** Seed "API Key": sent as `Kable-Client-Secret`. */
+    apiKey: string;
+    /** Seed "Kable Client ID": sent as `Kable-Client-ID`. */
+    clientId: string;
+    /** Seed "Client ID Field": dot path into the Segment message. */
+    clientIdField: string;
+    /** Seed "Properties Mappings". */
+    propertyMappings: PropertyMapping[];
+    baseUrl: string;
+    batchSize: number;
+    flushIntervalMs: number;
+    requestTimeoutMs: number;
+    retryHorizonMs: number;
+    retryMaxDelayMs: number;
+    maxInFlight: number;
+  };
+  segment: {
+    writeKeys: string[];
+    sharedSecret?: string;
+  };
+  redis: { url: string; prefix: string };
+  http: { port: number; host: string };
+  role: Role;
+  dedupWindowMs: number;
+  deliveryConcurrency: number;
+  adminToken?: string;
+  engage: { syncIntervalMs: number };
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Thrown by loadConfig: one line per problem, each naming the variable. Never contains a value. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+const DURATION = /^(\d+|(\d+(ms|s|m|h|d))+)$/;
+const INTEGER = /^\d+$/;
+
+/** The raw environment, checked with class-validator. Messages never echo the value (it may be a secret). */
+class EnvironmentVariables {
+  @IsString({ message: 'is required (your Kable API key, e.g. sk_test.…)' })
+  @IsNotEmpty({ message: 'is required (your Kable API key, e.g. sk_test.…)' })
+  KABLE_API_KEY!: string;
+
+  @IsString({ message: 'is required (your Kable Client ID, e.g. kci_…)' })
+  @IsNotEmpty({ message: 'is required (your Kable Client ID, e.g. kci_…)' })
+  KABLE_CLIENT_ID!: string;
+
+  @IsOptional()
+  @IsString()
+  KABLE_CLIENT_ID_FIELD?: string;
+
+  @IsOptional()
+  @IsString()
+  KABLE_PROPERTIES_MAPPINGS?: string;
+
+  @IsOptional()
+  @Matches(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { message: 'must be an http(s) URL such as https://live.kable.io' })
+  KABLE_BASE_URL?: string;
+
+  @IsOptional()
+  @Matches(INTEGER, { message: 'must be a whole number from 1 to 500' })
+  KABLE_BATCH_SIZE?: string;
+
+  @IsOptional()
+  @Matches(DURATION, { message: 'must be a duration such as 500ms or 1s' })
+  KABLE_FLUSH_INTERVAL?: string;
+
+  @IsOptional()
+  @Matches(DURATION, { message: 'must be a duration such as 10s' })
+  KABLE_REQUEST_TIMEOUT?: string;
+
+  @IsOptional()
+  @Matches(DURATION, { message: 'must be a duration such as 4h' })
+  KABLE_RETRY_HORIZON?: string;
+
+  @IsOptional()
+  @Matches(DURATION, { message: 'must be a duration such as 5m' })
+  KABLE_RETRY_MAX_DELAY?: string;
+
+  @IsOptional()
+  @Matches(INTEGER, { message: 'must be a whole number from 1 to 64' })
+  KABLE_MAX_IN_FLIGHT?: string;
+
+  @IsString({ message: 'is required: the comma-separated Segment write keys this service accepts' })
+  @IsNotEmpty({ message: 'is required: the comma-separated Segment write keys this service accepts' })
+  SEGMENT_WRITE_KEYS!: string;
+
+  @IsOptional()
+  @IsString()
+  SEGMENT_SHARED_SECRET?: string;
+
+  @IsOptional()
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'must be 1-32 letters, digits, "_" or "-"' })
+  REDIS_PREFIX?: string;
+
+  @IsOptional()
+  @Matches(INTEGER, { message: 'must be a port number from 1 to 65535' })
+  PORT?: string;
+
+  @IsOptional()
+  @IsString()
+  HOST?: string;
+
+  @IsOptional()
+  @IsIn(['all', 'api', 'worker'], { message: 'must be one of: all, api, worker' })
+  SERVICE_ROLE?: string;
+
+  @IsOptional()
+  @Matches(DURATION, { message: 'must be a duration such as 24h' })
+  DEDUP_WINDOW?: string;
+
+  @IsOptional()
+  @Matches(INTEGER, { message: 'must be a whole number from 1 to 10000' })
+  DELIVERY_CONCURRENCY?: string;
+
+  @IsOptional()
+  @MinLength(16, { message: 'must be at least 16 characters (a long random string)' })
+  ADMIN_TOKEN?: string;
+
+  @IsOptional()
+  @Matches(DURATION, { message: 'must be a duration such as 2h30m' })
+  ENGAGE_SYNC_INTERVAL?: string;
+
+  @IsOptional()
+  @IsIn(['debug', 'info', 'warn', 'error'], { message: 'must be one of: debug, info, warn, error' })
+  LOG_LEVEL?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads and validates the environment. Throws ConfigError listing every problem. */
+export function loadConfig(env: Env): AppConfig {
+  // An empty variable counts as unset, as in most .env tooling.
+  const raw: Env = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined && value.trim() !== '') raw[key] = value;
+
+  const problems: string[] = [];
+  const vars = plainToInstance(EnvironmentVariables, raw, { excludeExtraneousValues: false });
+  for (const error of validateSync(vars, { skipMissingProperties: false })) {
+    for (const message of Object.values(error.constraints ?? {})) problems.push(`${error.property} ${message}`);
+  }
+
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const value = raw[name] === undefined ? fallback : Number(raw[name]);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      if (!problems.some((p) => p.startsWith(`${name} `))) problems.push(`${name} must be a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+  const duration = (name: string, fallback: string, min: number, max: number): number => {
+    const value = parseDuration(raw[name] ?? fallback);
+    if (value === undefined) return parseDuration(fallback)!; // already reported by the validator
+    if (value < min || value > max) {
+      problems.push(`${name} must be between ${formatDuration(min)} and ${formatDuration(max)}`);
+      return parseDuration(fallback)!;
+    }
+    return value;
+  };
+
+  const clientIdField = (raw.KABLE_CLIENT_ID_FIELD ?? 'userId').trim();
+  if (!isDotPath(clientIdField)) {
+    problems.push('KABLE_CLIENT_ID_FIELD must be a dot path into the Segment message, such as userId or context.groupId');
+  }
+
+  let propertyMappings: PropertyMapping[] = [];
+  try {
+    propertyMappings = parsePropertyMappings(raw.KABLE_PROPERTIES_MAPPINGS);
+  } catch (error) {
+    problems.push(`KABLE_PROPERTIES_MAPPINGS ${(error as Error).message}`);
+  }
+
+  const writeKeys = (raw.SEGMENT_WRITE_KEYS ?? '')
+    .split(',')
+    .map((key) => key.trim())
+    .filter((key) => key !== '');
+  if (raw.SEGMENT_WRITE_KEYS !== undefined && writeKeys.length === 0) {
+    problems.push('SEGMENT_WRITE_KEYS must list at least one write key (comma-separated)');
+  }
+
+  const apiKey = raw.KABLE_API_KEY ?? '';
+  const config: AppConfig = {
+    kable: {
+      apiKey,
+      clientId: raw.KABLE_CLIENT_ID ?? '',
+      clientIdField,
+      propertyMappings,
+      baseUrl: (raw.KABLE_BASE_URL ?? (apiKey.startsWith('sk_live') ? 'https://live.kable.io' : 'https://test.kable.io')).replace(
+        /\/+$/,
+        '',
+      ),
+      batchSize: int('KABLE_BATCH_SIZE', 500, 1, 500),
+      flushIntervalMs: duration('KABLE_FLUSH_INTERVAL', '1s', 1, 60_000),
+      requestTimeoutMs: duration('KABLE_REQUEST_TIMEOUT', '10s', 100, 300_000),
+      retryHorizonMs: duration('KABLE_RETRY_HORIZON', '4h', 1000, 7 * 86_400_000),
+      retryMaxDelayMs: duration('KABLE_RETRY_MAX_DELAY', '5m', 100, 86_400_000),
+      maxInFlight: int('KABLE_MAX_IN_FLIGHT', 8, 1, 64),
+    },
+    segment: { writeKeys, sharedSecret: raw.SEGMENT_SHARED_SECRET },
+    redis: { url: raw.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: raw.REDIS_PREFIX ?? 'kable' },
+    http: { port: int('PORT', 3000, 1, 65535), host: raw.HOST ?? '0.0.0.0' },
+    role: (raw.SERVICE_ROLE ?? 'all') as Role,
+    dedupWindowMs: duration('DEDUP_WINDOW', '24h', 60_000, 30 * 86_400_000),
+    deliveryConcurrency: int('DELIVERY_CONCURRENCY', 2000, 1, 10_000),
+    adminToken: raw.ADMIN_TOKEN,
+    engage: { syncIntervalMs: duration('ENGAGE_SYNC_INTERVAL', '2h30m', 60_000, 86_400_000) },
+    logLevel: (raw.LOG_LEVEL ?? 'info') as AppConfig['logLevel'],
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,62 @@
+/** One property mapping: move the value at `from` (dot path in `properties`) to `to` (dot path in `data`). */
+export interface PropertyMapping {
+  from: string;
+  to: string;
+}
+
+const DOT_PATH = /^[^.\s]+(\.[^.\s]+)*$/;
+
+export function isDotPath(text: string): boolean {
+  return DOT_PATH.test(text);
+}
+
+/**
+ * Parses the seed's "Properties Mappings" setting. Two forms are accepted:
+ * - a JSON object: `{"segmentX":"kableX","nested.field":"dimension"}`
+ * - the text-map form: `segmentX:kableX,nested.field:dimension` (commas or new lines between
+ *   pairs, spaces around `:` allowed, as Segment's UI shows `segmentX : kableX`).
+ * Throws an Error whose message says what is wrong.
+ */
+export function parsePropertyMappings(text: string | undefined): PropertyMapping[] {
+  const value = (text ?? '').trim();
+  if (value === '' || value === '{}') return [];
+  const pairs = value.startsWith('{') ? parseJsonForm(value) : parseTextForm(value);
+  const seen = new Set<string>();
+  for (const { from, to } of pairs) {
+    if (!isDotPath(from)) throw new Error(`source "${from}" is not a dot path like "a" or "a.b"`);
+    if (!isDotPath(to)) throw new Error(`target "${to}" of "${from}" is not a dot path like "a" or "a.b"`);
+    if (seen.has(from)) throw new Error(`source "${from}" is mapped twice`);
+    seen.add(from);
+  }
+  return pairs;
+}
+
+function parseJsonForm(value: string): PropertyMapping[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new Error('starts with "{" but is not valid JSON; use {"segmentX":"kableX"} or segmentX:kableX,a.b:c');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error('must be a JSON object of "source": "target" strings');
+  }
+  return Object.entries(parsed as Record<string, unknown>).map(([from, to]) => {
+    if (typeof to !== 'string') throw new Error(`target of "${from}" must be a string, got ${JSON.stringify(to)}`);
+    return { from: from.trim(), to: to.trim() };
+  });
+}
+
+function parseTextForm(value: string): PropertyMapping[] {
+  return value
+    .split(/[,\n]/)
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .map((part) => {
+      const match = /^([^:]+):([^:]+)$/.exec(part);
+      if (!match) {
+        throw new Error(`"${part}" is not a "source:target" pair; the setting must be a JSON object or pairs like segmentX:kableX,a.b:c`);
+      }
+      return { from: match[1].trim(), to: match[2].trim() };
+    });
+}

@@ -1,0 +1,56 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Controller, Get, Inject } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUES } from '../kable/queues.js';
+import { REDIS } from '../redis/redis.module.js';
+
+/**
+ * `/health/live`: the process answers (restart it if not).
+ * `/health/ready`: Redis answers and the delivery queue can be read (send traffic only then);
+ * reports the backlog. Uses the service's existing Redis connection.
+ */
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    @Inject(REDIS) private readonly redis: Redis,
+    @InjectQueue(QUEUES.delivery) private readonly queue: Queue,
+  ) {}
+
+  @Get('live')
+  @HealthCheck()
+  live() {
+    return this.health.check([]);
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check([() => this.checkRedis(), () => this.checkQueue()]);
+  }
+
+  private async checkRedis() {
+    const indicator = this.indicators.check('redis');
+    try {
+      const started = performance.now();
+      await this.redis.ping();
+      return indicator.up({ latencyMs: Math.round((performance.now() - started) * 10) / 10 });
+    } catch (error) {
+      return indicator.down({ message: (error as Error).message });
+    }
+  }
+
+  private async checkQueue() {
+    const indicator = this.indicators.check('deliveryQueue');
+    try {
+      const counts = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
+      const backlogJobs = counts.waiting + counts.active + counts.delayed + counts.prioritized;
+      return indicator.up({ backlogJobs, ...counts });
+    } catch (error) {
+      return indicator.down({ message: (error as Error).message });
+    }
+  }
+}

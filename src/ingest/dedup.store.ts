@@ -1,0 +1,42 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import type { AppConfig } from '../config/config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { REDIS, RedisKeys } from '../redis/redis.module.js';
+
+/**
+ * Remembers accepted messageIds for the deduplication window (DEDUP_WINDOW).
+ *
+ * Order matters for "never lose": ingest first checks (`seen`), then queues the events, then
+ * remembers them. If Redis fails after queueing but before remembering, a retry is queued again
+ * and reaches Kable with the same transactionId, which Kable discards; a message is never marked
+ * as seen without having been queued.
+ */
+@Injectable()
+export class DedupStore {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  private key(messageId: string): string {
+    return this.keys.key('dedup', messageId);
+  }
+
+  /** For each id, whether it was accepted before inside the window. */
+  async seen(messageIds: string[]): Promise<boolean[]> {
+    if (messageIds.length === 0) return [];
+    const values = await this.redis.mget(messageIds.map((id) => this.key(id)));
+    return values.map((value) => value !== null);
+  }
+
+  async remember(messageIds: string[]): Promise<void> {
+    if (messageIds.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const id of messageIds) pipeline.set(this.key(id), '1', 'PX', this.config.dedupWindowMs);
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed) throw failed[0] as Error;
+  }
+}

@@ -1,0 +1,136 @@
+import { Body, Controller, Headers, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import type { AppConfig } from '../config/config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { HttpError } from '../http/http-error.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { type IngestResult, IngestService, StorageUnavailableError } from './ingest.service.js';
+import { LIMITS, MESSAGE_TYPES, type MessageType } from './segment-message.js';
+import { SecretMatcher, verifySignature, writeKeyFromBasic } from './write-key.auth.js';
+
+type RawRequest = FastifyRequest & { rawBody?: Buffer };
+
+const UNAUTHORIZED =
+  'missing or unknown write key: send it as the HTTP Basic user name with an empty password, or as "writeKey" in the body';
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Segment's HTTP Tracking API (what the SDKs speak) and the Webhooks destination format.
+ * 200 means every accepted message is durably in Redis.
+ */
+@Controller('v1')
+export class IngestController {
+  private readonly writeKeys: SecretMatcher;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly ingest: IngestService,
+    private readonly metrics: MetricsService,
+  ) {
+    this.writeKeys = new SecretMatcher(config.segment.writeKeys);
+  }
+
+  @Post('batch')
+  @HttpCode(200)
+  async batch(@Body() body: unknown, @Headers('authorization') authorization: string | undefined, @Req() req: RawRequest) {
+    this.authenticate(authorization, body);
+    if (!isObject(body) || !Array.isArray(body.batch)) {
+      throw this.refuse(400, 'body must be a JSON object with a "batch" array of Segment messages');
+    }
+    const { batch, context, integrations } = body;
+    if (batch.length > LIMITS.batchMessages) {
+      throw this.refuse(400, `batch has ${batch.length} messages; the limit is ${LIMITS.batchMessages}`);
+    }
+    return this.run({ messages: batch, endpoint: 'batch', shared: { context, integrations } }, req, true);
+  }
+
+  @Post('webhook')
+  @HttpCode(200)
+  async webhook(
+    @Body() body: unknown,
+    @Headers('authorization') authorization: string | undefined,
+    @Headers('x-signature') signature: string | undefined,
+    @Req() req: RawRequest,
+  ) {
+    const secret = this.config.segment.sharedSecret;
+    if (secret !== undefined) {
+      const raw = req.rawBody ?? Buffer.alloc(0);
+      // Segment's Actions webhook signs the first item of a batched array.
+      const valid =
+        verifySignature(secret, raw, signature) ||
+        (Array.isArray(body) && body.length > 0 && verifySignature(secret, JSON.stringify(body[0]), signature));
+      if (!valid)
+        throw this.refuse(401, 'missing or invalid X-Signature: it must be the hex HMAC-SHA1 of the body keyed by the shared secret');
+    } else {
+      this.authenticate(authorization, body);
+    }
+    const messages = Array.isArray(body) ? body : [body];
+    if (messages.length > LIMITS.batchMessages) {
+      throw this.refuse(400, `body has ${messages.length} messages; the limit is ${LIMITS.batchMessages}`);
+    }
+    return this.run({ messages, endpoint: 'webhook' }, req, true);
+  }
+
+  @Post(':type')
+  @HttpCode(200)
+  async single(
+    @Param('type') type: string,
+    @Body() body: unknown,
+    @Headers('authorization') authorization: string | undefined,
+    @Req() req: RawRequest,
+  ) {
+    if (!(MESSAGE_TYPES as readonly string[]).includes(type)) {
+      throw new HttpError(404, `no endpoint /v1/${type}`);
+    }
+    this.authenticate(authorization, body);
+    const result = await this.run({ messages: [body], endpoint: type, defaultType: type as MessageType }, req, false);
+    if (result.rejected.length > 0) {
+      const [rejection] = result.rejected;
+      throw this.refuse(400, rejection.error, { code: rejection.code });
+    }
+    return result;
+  }
+
+  private async run(
+    input: { messages: unknown[]; endpoint: string; defaultType?: MessageType; shared?: Record<string, unknown> },
+    req: RawRequest,
+    isBatch: boolean,
+  ): Promise<IngestResult & { success: true }> {
+    // Only measure messages one by one when the body as a whole could hold one over 32 KB.
+    const sizes =
+      isBatch && (req.rawBody?.length ?? 0) > LIMITS.messageBytes
+        ? input.messages.map((m) => Buffer.byteLength(JSON.stringify(m) ?? ''))
+        : undefined;
+    let result: IngestResult;
+    try {
+      result = await this.ingest.ingest({ ...input, sizes, receivedAt: new Date() });
+    } catch (error) {
+      if (error instanceof StorageUnavailableError) {
+        throw this.refuse(
+          503,
+          'the messages could not be stored (Redis is unavailable); nothing was accepted, retry later',
+          {},
+          { 'retry-after': '5' },
+        );
+      }
+      throw error;
+    }
+    if (isBatch && result.rejected.length > 0 && result.accepted === 0) {
+      throw this.refuse(400, 'no message in the request is valid', { rejected: result.rejected });
+    }
+    return { success: true, ...result };
+  }
+
+  private authenticate(authorization: string | undefined, body: unknown): void {
+    const key = writeKeyFromBasic(authorization) ?? (isObject(body) && typeof body.writeKey === 'string' ? body.writeKey : undefined);
+    if (!this.writeKeys.matches(key)) throw this.refuse(401, UNAUTHORIZED);
+  }
+
+  private refuse(status: number, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): HttpError {
+    this.metrics.requestsRefused.inc({ status: String(status) });
+    return new HttpError(status, message, extra, headers);
+  }
+}

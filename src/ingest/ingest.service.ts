@@ -1,0 +1,128 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { AppConfig } from '../config/config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { DeliveryProducer } from '../kable/delivery.producer.js';
+import type { KableEvent } from '../kable/kable-event.js';
+import { toKableEvent } from '../kable/mapping.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { DedupStore } from './dedup.store.js';
+import { type MessageType, type RejectCode, type SegmentMessage, validateMessage } from './segment-message.js';
+
+export interface Rejection {
+  index: number;
+  messageId?: string;
+  code: RejectCode;
+  error: string;
+}
+
+export interface IngestResult {
+  /** Valid messages: queued for Kable, deduplicated, or skipped (not usage). */
+  accepted: number;
+  /** Track events queued for Kable by this request. */
+  queued: number;
+  deduplicated: number;
+  skipped: number;
+  rejected: Rejection[];
+}
+
+export interface IngestInput {
+  messages: unknown[];
+  endpoint: string;
+  /** The type implied by the endpoint (`/v1/track` → track). */
+  defaultType?: MessageType;
+  /** Encoded size of each message, when some may exceed 32 KB. */
+  sizes?: number[];
+  /** Fields a `/v1/batch` body sets for all its messages (`context`, `integrations`). */
+  shared?: Record<string, unknown>;
+  receivedAt: Date;
+}
+
+/** Thrown when the accepted messages could not be stored durably: the request must be answered 503. */
+export class StorageUnavailableError extends Error {}
+
+/** Validates, maps, deduplicates and durably queues Segment messages. */
+@Injectable()
+export class IngestService {
+  private readonly logger = new Logger('Ingest');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly producer: DeliveryProducer,
+    private readonly dedup: DedupStore,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async ingest(input: IngestInput): Promise<IngestResult> {
+    const { messages, receivedAt } = input;
+    this.metrics.received.inc({ endpoint: input.endpoint }, messages.length);
+    const rejected: Rejection[] = [];
+    const candidates: KableEvent[] = [];
+    const inRequest = new Set<string>();
+    let skipped = 0;
+    let deduplicated = 0;
+
+    messages.forEach((raw, index) => {
+      const merged = input.shared ? withShared(raw, input.shared) : raw;
+      const result = validateMessage(merged, input.defaultType, input.sizes?.[index]);
+      if (!result.ok) {
+        const messageId = (raw as { messageId?: unknown } | null)?.messageId;
+        rejected.push({
+          index,
+          messageId: typeof messageId === 'string' ? messageId.slice(0, 100) : undefined,
+          code: result.code,
+          error: result.error,
+        });
+        this.metrics.rejected.inc({ reason: result.code });
+        return;
+      }
+      const message = result.message;
+      const skip = (reason: string) => {
+        skipped += 1;
+        this.metrics.skipped.inc({ type: message.type, reason });
+      };
+      if (message.type !== 'track') return skip('not_forwarded');
+      const mapped = toKableEvent(message, this.config.kable, receivedAt);
+      if (!mapped.ok) return skip(mapped.reason);
+      if (inRequest.has(message.messageId)) {
+        deduplicated += 1;
+        return;
+      }
+      inRequest.add(message.messageId);
+      candidates.push(mapped.event);
+    });
+
+    let queued = 0;
+    if (candidates.length > 0) {
+      try {
+        const seen = await this.dedup.seen(candidates.map((e) => e.transactionId));
+        const fresh = candidates.filter((_, i) => !seen[i]);
+        deduplicated += candidates.length - fresh.length;
+        await this.producer.enqueue(fresh, 'ingest');
+        queued = fresh.length;
+        await this.dedup.remember(fresh.map((e) => e.transactionId)).catch((error: Error) => {
+          // Queued but not remembered: a retry would be queued again with the same transactionId,
+          // which Kable discards. Not worth failing the request for.
+          this.logger.warn(`could not record messageIds for deduplication: ${error.message}`);
+        });
+      } catch (error) {
+        throw new StorageUnavailableError((error as Error).message);
+      }
+    }
+    if (deduplicated > 0) this.metrics.deduplicated.inc(deduplicated);
+    const accepted = messages.length - rejected.length;
+    this.metrics.accepted.inc(accepted);
+    return { accepted, queued, deduplicated, skipped, rejected };
+  }
+}
+
+function withShared(raw: unknown, shared: Record<string, unknown>): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const message = raw as SegmentMessage;
+  const out: Record<string, unknown> = { ...message };
+  for (const [key, value] of Object.entries(shared)) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) continue;
+    const own = message[key];
+    out[key] = own !== null && typeof own === 'object' && !Array.isArray(own) ? { ...value, ...own } : (own ?? value);
+  }
+  return out;
+}

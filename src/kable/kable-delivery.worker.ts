@@ -1,0 +1,159 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { AppConfig } from '../config/config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { workerConnectionOptions } from '../redis/redis.module.js';
+import { DeadLetterStore, type DeadLetter } from './dead-letter.store.js';
+import { KableBatcher, type EventOutcome } from './kable-batcher.js';
+
+type FailedOutcome = Exclude<EventOutcome, { kind: 'delivered' }>;
+import { KableClient } from './kable.client.js';
+import { backoffDelay, RetryableDeliveryError, type SendResult } from './kable.errors.js';
+import { BACKOFF_TYPE, type DeliverJobData, QUEUES } from './queues.js';
+
+export interface DeliveryJobResult {
+  delivered: number;
+  failed: number;
+}
+
+/**
+ * The BullMQ worker that delivers `deliver` jobs to Kable. Many jobs are active at once
+ * (DELIVERY_CONCURRENCY) and their events share Kable requests through the KableBatcher.
+ * A job completes only once Kable has answered for every one of its events, so a crash
+ * hands the job back (stalled-job recovery) and it is delivered again with the same
+ * transactionIds, which Kable deduplicates.
+ */
+@Injectable()
+export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('KableDelivery');
+  private worker?: Worker<DeliverJobData, DeliveryJobResult>;
+  private connection?: Redis;
+  private readonly client: KableClient;
+  readonly batcher: KableBatcher;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly deadLetters: DeadLetterStore,
+    private readonly metrics: MetricsService,
+  ) {
+    this.client = new KableClient(config.kable);
+    this.batcher = new KableBatcher(
+      (events) => this.client.send(events),
+      config.kable,
+      (result, events) => this.recordRequest(result, events),
+    );
+  }
+
+  onModuleInit(): void {
+    const maxDelay = this.config.kable.retryMaxDelayMs;
+    this.worker = new Worker<DeliverJobData, DeliveryJobResult>(QUEUES.delivery, (job) => this.process(job), {
+      connection: (this.connection = new Redis(this.config.redis.url, workerConnectionOptions())),
+      prefix: this.config.redis.prefix,
+      concurrency: this.config.deliveryConcurrency,
+      // A job holds its lock while it waits for Kable; a request can take up to the request timeout.
+      lockDuration: Math.max(30_000, this.config.kable.requestTimeoutMs * 3),
+      maxStalledCount: 1_000,
+      settings: {
+        backoffStrategy: (attemptsMade: number, type?: string, error?: Error) =>
+          type === BACKOFF_TYPE
+            ? backoffDelay(attemptsMade, maxDelay, error instanceof RetryableDeliveryError ? error.retryAfterMs : undefined)
+            : 1000,
+      },
+    });
+    this.worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
+    this.worker.on('failed', (job, error) => {
+      if (job && !(error instanceof RetryableDeliveryError)) this.logger.warn(`job ${job.id} failed: ${error.message}`);
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // Stop taking jobs, send what is buffered now, and wait for the active jobs to finish.
+    const closing = this.worker?.close();
+    this.batcher.flush();
+    await closing;
+    await this.client.close();
+    this.connection?.disconnect();
+  }
+
+  async process(job: Job<DeliverJobData, DeliveryJobResult>): Promise<DeliveryJobResult> {
+    const { events } = job.data;
+    const outcomes = await this.batcher.submit(events);
+    const now = Date.now();
+
+    const retry: number[] = [];
+    const dead: DeadLetter[] = [];
+    let delivered = 0;
+    outcomes.forEach((outcome, i) => {
+      if (outcome.kind === 'delivered') {
+        delivered += 1;
+        return;
+      }
+      if (outcome.kind === 'retryable' && now - job.timestamp < this.config.kable.retryHorizonMs) {
+        retry.push(i);
+        return;
+      }
+      dead.push(this.deadLetter(job, events[i], outcome, now));
+    });
+
+    if (delivered > 0) {
+      this.metrics.delivered.inc(delivered);
+      this.metrics.lag.observe((now - job.timestamp) / 1000);
+    }
+    if (dead.length > 0) {
+      await this.deadLetters.add(dead);
+      for (const letter of dead) this.metrics.failed.inc({ status: String(letter.status ?? 'none') });
+      this.logger.warn(
+        `${dead.length} event(s) kept as dead letters: ${dead[0].reason}${dead[0].requestId ? ` (X-REQUEST-ID ${dead[0].requestId})` : ''}`,
+      );
+    }
+
+    if (retry.length > 0) {
+      this.metrics.retried.inc(retry.length);
+      if (retry.length < events.length) {
+        // Only the events that still need Kable are tried again.
+        await job.updateData({ ...job.data, events: retry.map((i) => events[i]) });
+      }
+      const first = outcomes[retry[0]] as FailedOutcome;
+      if (first.status === 429 && first.retryAfterMs !== undefined && this.worker) {
+        // Kable asked us to slow down: pause the whole queue for that long. This does not use an attempt.
+        await this.worker.rateLimit(first.retryAfterMs);
+        throw Worker.RateLimitError();
+      }
+      throw new RetryableDeliveryError(`${first.reason}${first.body ? `: ${first.body}` : ''}`, first.retryAfterMs);
+    }
+    if (delivered === 0 && dead.length > 0) {
+      // Every event of this job failed for good: show the job as failed (the dead letters keep the events).
+      throw new UnrecoverableError(`${dead[0].reason}${dead[0].body ? `: ${dead[0].body}` : ''}`);
+    }
+    return { delivered, failed: dead.length };
+  }
+
+  private deadLetter(job: Job<DeliverJobData>, event: DeliverJobData['events'][number], outcome: EventOutcome, now: number): DeadLetter {
+    const failure = outcome as FailedOutcome;
+    const reason =
+      failure.kind === 'retryable'
+        ? `gave up after the retry horizon (${Math.round(this.config.kable.retryHorizonMs / 60_000)} min): ${failure.reason}`
+        : failure.reason;
+    return {
+      event,
+      reason,
+      status: failure.status,
+      body: failure.body,
+      requestId: failure.requestId,
+      attempts: job.attemptsMade + 1,
+      queuedAt: job.timestamp,
+      failedAt: now,
+      jobId: job.id,
+    };
+  }
+
+  private recordRequest(result: SendResult, events: number): void {
+    this.metrics.kableRequestDuration.observe({ outcome: result.kind }, result.durationMs / 1000);
+    this.metrics.kableRequestEvents.observe(events);
+    const line = `POST events/create: ${events} event(s), ${result.kind === 'ok' ? `HTTP ${result.status}` : result.reason}, ${result.durationMs} ms, X-REQUEST-ID ${result.requestId ?? '-'}`;
+    if (result.kind === 'ok') this.logger.debug(line);
+    else this.logger.warn(line);
+  }
+}

@@ -1,0 +1,26 @@
+import type { KableEvent } from './kable-event.js';
+
+/**
+ * Queue and job names. Renaming one strands the jobs already in Redis under the old name:
+ * drain the queue first.
+ */
+export const QUEUES = {
+  delivery: 'kable-delivery',
+} as const;
+
+export const JOBS = {
+  deliver: 'deliver',
+} as const;
+
+/** The payload of a `deliver` job: Kable events mapped at ingest, delivered together. */
+export interface DeliverJobData {
+  events: KableEvent[];
+  /** Where the events came from: `ingest`, `engage`, `replay`. */
+  source: 'ingest' | 'engage' | 'replay';
+}
+
+/** Name of the custom backoff strategy the delivery worker implements (capped exponential + jitter + Retry-After). */
+export const BACKOFF_TYPE = 'kable';
+
+/** Effectively unbounded attempts: retries stop at the retry horizon (KABLE_RETRY_HORIZON), not at a count. */
+export const DELIVERY_ATTEMPTS = 1_000_000;

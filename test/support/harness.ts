@@ -1,0 +1,94 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { createApp } from '../../src/app.setup.js';
+import { type AppConfig, loadConfig } from '../../src/config/config.js';
+import { KableEmulator } from '../../src/kable/kable-emulator.js';
+
+export const WRITE_KEY = 'wk_test_1234567890';
+export const KABLE_API_KEY = 'sk_test.secret-api-key-0123456789';
+export const KABLE_CLIENT_ID = 'kci_test_client';
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface Harness {
+  app: NestFastifyApplication;
+  url: string;
+  kable: KableEmulator;
+  config: AppConfig;
+  redis: Redis;
+  prefix: string;
+  close(): Promise<void>;
+}
+
+/** A unique Redis key prefix per test run, so tests never see each other's keys. */
+export function testPrefix(): string {
+  return `t${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Boots the real service (Fastify, BullMQ, a real Redis) against a fresh Kable emulator.
+ * `env` overrides settings; every key written is under a unique prefix and removed by close().
+ */
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const kable = new KableEmulator({ clientId: KABLE_CLIENT_ID, apiKey: KABLE_API_KEY });
+  const kableUrl = await kable.start();
+  const prefix = testPrefix();
+  const config = loadConfig({
+    KABLE_API_KEY,
+    KABLE_CLIENT_ID,
+    KABLE_BASE_URL: kableUrl,
+    SEGMENT_WRITE_KEYS: `${WRITE_KEY},wk_other`,
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    KABLE_FLUSH_INTERVAL: '100ms',
+    KABLE_REQUEST_TIMEOUT: '2s',
+    KABLE_RETRY_MAX_DELAY: '300ms',
+    LOG_LEVEL: 'error',
+    ...env,
+  });
+  const app = await createApp(config, { logger: false });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.getHttpServer().address() as { port: number };
+  const redis = new Redis(REDIS_URL);
+  return {
+    app,
+    url: `http://127.0.0.1:${address.port}`,
+    kable,
+    config,
+    redis,
+    prefix,
+    async close() {
+      await app.close();
+      await kable.stop();
+      await deleteKeys(redis, prefix);
+      redis.disconnect();
+    },
+  };
+}
+
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+export function basicAuth(writeKey = WRITE_KEY): string {
+  return `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
+}
+
+export function track(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type: 'track',
+    event: 'API Call',
+    userId: 'customer_1',
+    messageId: `msg-${randomBytes(6).toString('hex')}`,
+    timestamp: '2022-01-09T09:32:01Z',
+    properties: { endpoint: '/v1/things', objectCount: 1 },
+    ...overrides,
+  };
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
