@@ -197,6 +197,10 @@ export function loadConfig(env: Env): AppConfig {
     problems.push('SEGMENT_WRITE_KEYS must list at least one write key (comma-separated)');
   }
 
+  if (raw.ADMIN_TOKEN !== undefined && writeKeys.includes(raw.ADMIN_TOKEN)) {
+    problems.push('ADMIN_TOKEN must differ from every write key in SEGMENT_WRITE_KEYS');
+  }
+
   const apiKey = raw.KABLE_API_KEY ?? '';
   const config: AppConfig = {
     kable: {
