@@ -156,7 +156,9 @@ export function loadConfig(env: Env): AppConfig {
   const problems: string[] = [];
   const vars = plainToInstance(EnvironmentVariables, raw, { excludeExtraneousValues: false });
   for (const error of validateSync(vars, { skipMissingProperties: false })) {
-    for (const message of Object.values(error.constraints ?? {})) problems.push(`${error.property} ${message}`);
+    // One line per variable: the first rule it breaks.
+    const [message] = Object.values(error.constraints ?? {});
+    if (message) problems.push(`${error.property} ${message}`);
   }
 
   const int = (name: string, fallback: number, min: number, max: number): number => {

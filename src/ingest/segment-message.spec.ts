@@ -1,0 +1,60 @@
+import { derivedMessageId, validateMessage } from './segment-message.js';
+
+const valid = { type: 'track', event: 'API Call', userId: 'u', messageId: 'm' };
+
+describe('validateMessage', () => {
+  it('accepts a minimal track and keeps unknown fields', () => {
+    expect(validateMessage({ ...valid, extra: 1 })).toEqual({ ok: true, message: { ...valid, extra: 1 } });
+  });
+
+  it('takes the type from the endpoint', () => {
+    const { type: _type, ...noType } = valid;
+    expect(validateMessage(noType, 'track')).toMatchObject({ ok: true, message: { type: 'track' } });
+    expect(validateMessage({ ...valid, type: 'identify' }, 'track')).toMatchObject({ ok: false, code: 'invalid_type' });
+  });
+
+  it.each([
+    [null, 'not_an_object', 'message must be a JSON object'],
+    [[1], 'not_an_object', 'message must be a JSON object'],
+    [{ ...valid, type: 'purchase' }, 'invalid_type', 'type must be one of track, identify, page, screen, group, alias'],
+    [{ ...valid, messageId: 'x'.repeat(101) }, 'invalid_message_id', 'messageId is 101 characters; the limit is 100'],
+    [{ ...valid, messageId: 42 }, 'invalid_message_id', 'messageId must be a non-empty string'],
+    [{ ...valid, userId: undefined }, 'missing_identity', 'userId or anonymousId is required (a non-empty string)'],
+    [{ ...valid, userId: '' }, 'missing_identity', 'userId or anonymousId is required (a non-empty string)'],
+    [{ ...valid, timestamp: 'yesterday' }, 'invalid_timestamp', 'timestamp must be an ISO-8601 date-time such as 2022-01-09T09:32:01Z'],
+    [{ ...valid, originalTimestamp: '2022-13-45T99:00:00Z' }, 'invalid_timestamp', 'originalTimestamp must be an ISO-8601 date-time'],
+    [{ ...valid, sentAt: 12 }, 'invalid_timestamp', 'sentAt must be an ISO-8601'],
+    [{ ...valid, properties: 'x' }, 'invalid_field', 'properties must be an object'],
+    [{ ...valid, context: [] }, 'invalid_field', 'context must be an object'],
+    [{ ...valid, event: undefined }, 'missing_event', 'event is required on a track call (a non-empty string)'],
+    [{ ...valid, event: '  ' }, 'missing_event', 'event is required on a track call'],
+  ])('rejects %j', (message, code, error) => {
+    const result = validateMessage(message);
+    expect(result).toMatchObject({ ok: false, code });
+    expect(result.ok ? '' : result.error).toContain(error);
+  });
+
+  it('accepts anonymousId alone, numeric userIds, and identify without event', () => {
+    expect(validateMessage({ ...valid, userId: undefined, anonymousId: 'a' }).ok).toBe(true);
+    expect(validateMessage({ ...valid, userId: 123 }).ok).toBe(true);
+    expect(validateMessage({ type: 'identify', userId: 'u', traits: { a: 1 } }).ok).toBe(true);
+  });
+
+  it('rejects a message over 32 KB when its size is given', () => {
+    expect(validateMessage(valid, undefined, 32 * 1024 + 1)).toMatchObject({ ok: false, code: 'too_large' });
+    expect(validateMessage(valid, undefined, 32 * 1024).ok).toBe(true);
+  });
+
+  it('derives a stable messageId when none is given, ignoring sentAt', () => {
+    const a = validateMessage({ type: 'track', event: 'e', userId: 'u', sentAt: '2024-01-01T00:00:00Z' });
+    const b = validateMessage({ type: 'track', event: 'e', userId: 'u', sentAt: '2024-01-01T00:00:09Z' });
+    const c = validateMessage({ type: 'track', event: 'other', userId: 'u' });
+    expect(a.ok && b.ok && c.ok).toBe(true);
+    if (a.ok && b.ok && c.ok) {
+      expect(a.message.messageId).toBe(b.message.messageId);
+      expect(a.message.messageId).not.toBe(c.message.messageId);
+      expect(a.message.messageId.length).toBeLessThanOrEqual(100);
+    }
+    expect(derivedMessageId({ a: 1 })).toMatch(/^derived-[0-9a-f]{40}$/);
+  });
+});

@@ -1,0 +1,117 @@
+import type { SegmentMessage } from '../ingest/segment-message.js';
+import { parsePropertyMappings } from '../config/property-mappings.js';
+import { eventTimestamp, mapProperties, readClientId, toKableEvent } from './mapping.js';
+
+const receivedAt = new Date('2024-05-01T12:00:00.000Z');
+
+function track(fields: Partial<SegmentMessage>): SegmentMessage {
+  return { type: 'track', event: 'API Call', messageId: 'm-1', userId: 'u-1', ...fields };
+}
+
+describe('toKableEvent', () => {
+  it("maps the seed's example to the seed's Kable body (clientId = userId)", () => {
+    const message = track({
+      event: 'your_event_type',
+      userId: 'yourcompanyuser_1234567890',
+      messageId: '022bb90c-bbac-11e4-8dfc-aa07a5b093db',
+      timestamp: '2022-01-09T09:32:01Z',
+      properties: { segmentX: 'important data point', messageId: 'msg_ABC123XYZ456', objectCount: 12, bankAccountBalance: 399.99 },
+    });
+    const result = toKableEvent(
+      message,
+      { clientIdField: 'userId', propertyMappings: parsePropertyMappings('segmentX : kableX') },
+      receivedAt,
+    );
+    expect(result).toEqual({
+      ok: true,
+      event: {
+        clientId: 'yourcompanyuser_1234567890',
+        timestamp: '2022-01-09T09:32:01Z',
+        transactionId: '022bb90c-bbac-11e4-8dfc-aa07a5b093db',
+        data: { kableX: 'important data point', messageId: 'msg_ABC123XYZ456', objectCount: 12, bankAccountBalance: 399.99 },
+      },
+    });
+    // The renamed key keeps its place, as in the seed's body.
+    expect(Object.keys(result.ok ? result.event.data : {})).toEqual(['kableX', 'messageId', 'objectCount', 'bankAccountBalance']);
+  });
+
+  it('reads the client id from a nested field with dot notation', () => {
+    const settings = { clientIdField: 'context.groupId', propertyMappings: [] };
+    expect(toKableEvent(track({ context: { groupId: 'acme' } }), settings, receivedAt)).toMatchObject({
+      ok: true,
+      event: { clientId: 'acme' },
+    });
+    const fromProperties = { clientIdField: 'properties.customerId', propertyMappings: [] };
+    expect(toKableEvent(track({ properties: { customerId: 'c-9' } }), fromProperties, receivedAt)).toMatchObject({
+      ok: true,
+      event: { clientId: 'c-9', data: { customerId: 'c-9' } },
+    });
+  });
+
+  it('skips a message without a client id, with the reason', () => {
+    const settings = { clientIdField: 'context.groupId', propertyMappings: [] };
+    expect(toKableEvent(track({ context: {} }), settings, receivedAt)).toEqual({ ok: false, reason: 'missing_client_id' });
+    expect(
+      toKableEvent(track({ userId: undefined, anonymousId: 'a' }), { clientIdField: 'userId', propertyMappings: [] }, receivedAt),
+    ).toEqual({
+      ok: false,
+      reason: 'missing_client_id',
+    });
+    expect(toKableEvent(track({ context: { groupId: { id: 1 } } }), settings, receivedAt)).toEqual({
+      ok: false,
+      reason: 'invalid_client_id',
+    });
+  });
+});
+
+describe('readClientId', () => {
+  it('turns numbers into strings', () => {
+    expect(readClientId({ userId: 12345 }, 'userId')).toEqual({ ok: true, clientId: '12345' });
+    expect(readClientId({ context: { groupId: 7.5 } }, 'context.groupId')).toEqual({ ok: true, clientId: '7.5' });
+  });
+  it('treats empty strings and null as missing, booleans as invalid', () => {
+    expect(readClientId({ userId: '' }, 'userId')).toEqual({ ok: false, reason: 'missing_client_id' });
+    expect(readClientId({ userId: null }, 'userId')).toEqual({ ok: false, reason: 'missing_client_id' });
+    expect(readClientId({ userId: true }, 'userId')).toEqual({ ok: false, reason: 'invalid_client_id' });
+  });
+});
+
+describe('eventTimestamp', () => {
+  it('uses timestamp, then originalTimestamp, then the receive time, as RFC 3339 UTC', () => {
+    expect(eventTimestamp({ timestamp: '2022-01-09T10:32:01+01:00', originalTimestamp: '2021-01-01T00:00:00Z' }, receivedAt)).toBe(
+      '2022-01-09T09:32:01Z',
+    );
+    expect(eventTimestamp({ originalTimestamp: '2021-06-01T08:00:00.250Z' }, receivedAt)).toBe('2021-06-01T08:00:00.250Z');
+    expect(eventTimestamp({}, receivedAt)).toBe('2024-05-01T12:00:00Z');
+  });
+});
+
+describe('mapProperties', () => {
+  it('moves nested sources to nested targets and leaves the rest unchanged', () => {
+    const properties = { nested: { field: 'v', keep: 1 }, other: true };
+    const data = mapProperties(properties, parsePropertyMappings('nested.field:dimension,other:flags.other'));
+    expect(data).toEqual({ nested: { keep: 1 }, dimension: 'v', flags: { other: true } });
+    expect(properties).toEqual({ nested: { field: 'v', keep: 1 }, other: true }); // input untouched
+  });
+
+  it('does nothing for a mapping whose source is absent', () => {
+    expect(mapProperties({ a: 1 }, parsePropertyMappings('missing:x,deep.missing:y'))).toEqual({ a: 1 });
+  });
+
+  it('passes properties through when there are no mappings, and handles no properties', () => {
+    expect(mapProperties({ a: 1, b: { c: 2 } }, [])).toEqual({ a: 1, b: { c: 2 } });
+    expect(mapProperties(undefined, parsePropertyMappings('a:b'))).toEqual({});
+  });
+
+  it('swaps two keys when they map onto each other', () => {
+    expect(mapProperties({ a: 1, b: 2 }, parsePropertyMappings('a:b,b:a'))).toEqual({ b: 1, a: 2 });
+  });
+
+  it('moves falsy values too', () => {
+    expect(mapProperties({ zero: 0, no: false, nil: null }, parsePropertyMappings('zero:z,no:n,nil:x'))).toEqual({
+      z: 0,
+      n: false,
+      x: null,
+    });
+  });
+});

@@ -1,0 +1,137 @@
+import request from 'supertest';
+import { basicAuth, type Harness, sleep, startHarness, track } from './support/harness.js';
+
+async function post(h: Harness, messages: Record<string, unknown>[]) {
+  const res = await request(h.url).post('/v1/batch').set('authorization', basicAuth()).send({ batch: messages });
+  expect(res.status).toBe(200);
+  return res;
+}
+
+async function deadLetters(h: Harness): Promise<Record<string, unknown>[]> {
+  const ids = await h.redis.zrange(`${h.prefix}:dead:index`, 0, -1);
+  const values = ids.length ? await h.redis.mget(ids.map((id) => `${h.prefix}:dead:event:${id}`)) : [];
+  return values.map((v) => JSON.parse(v!));
+}
+
+async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > until) return value;
+    await sleep(50);
+  }
+}
+
+describe('delivery to Kable', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('retries after a 500 and delivers each event once', async () => {
+    let calls = 0;
+    h.kable.respondWith(() => (++calls === 1 ? { status: 500, body: { message: 'Something went wrong' } } : undefined));
+    const messages = [track(), track(), track()];
+    await post(h, messages);
+    await h.kable.waitForEvents(3);
+    expect(h.kable.requests.map((r) => r.status)).toEqual([500, 200]);
+    expect(h.kable.requests[1].events.map((e) => e.transactionId)).toEqual(messages.map((m) => m.messageId));
+    expect([...h.kable.arrivals.values()]).toEqual([1, 1, 1]);
+    expect(await deadLetters(h)).toEqual([]);
+  });
+
+  it('retries network errors and honours Retry-After on 503', async () => {
+    let calls = 0;
+    h.kable.respondWith(() => {
+      calls += 1;
+      if (calls === 1) return { status: 0, destroy: true };
+      if (calls === 2) return { status: 503, headers: { 'retry-after': '1' }, body: { message: 'busy' } };
+      return undefined;
+    });
+    await post(h, [track()]);
+    await h.kable.waitForEvents(1);
+    const [, second, third] = h.kable.requests;
+    expect(third.at - second.at).toBeGreaterThanOrEqual(950);
+  });
+
+  it('delivers the good events of a batch Kable answers 400 for, and keeps the bad one with the reason', async () => {
+    h.kable.respondWith((events) =>
+      events.some((e) => e.data.bad === true) ? { status: 400, body: { message: 'invalid event: data.bad' } } : undefined,
+    );
+    const good = Array.from({ length: 9 }, () => track());
+    const bad = track({ properties: { bad: true } });
+    await post(h, [...good.slice(0, 4), bad, ...good.slice(4)]);
+    await h.kable.waitForEvents(9);
+    const letters = await waitFor(
+      () => deadLetters(h),
+      (l) => l.length === 1,
+    );
+    expect(h.kable.events.map((e) => e.transactionId).sort()).toEqual(good.map((m) => m.messageId as string).sort());
+    expect(letters).toEqual([
+      expect.objectContaining({
+        event: expect.objectContaining({ transactionId: bad.messageId }),
+        reason: 'HTTP 400',
+        status: 400,
+        body: '{"message":"invalid event: data.bad"}',
+        requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        attempts: 1,
+      }),
+    ]);
+  });
+
+  it('does not retry a 401: the events are kept as failed with the status, answer and X-REQUEST-ID', async () => {
+    h.kable.respondWith(() => ({ status: 401, body: { message: 'Unauthorized' } }));
+    const messages = [track(), track()];
+    await post(h, messages);
+    const letters = await waitFor(
+      () => deadLetters(h),
+      (l) => l.length === 2,
+    );
+    await sleep(500);
+    expect(h.kable.requests).toHaveLength(1);
+    const requestId = h.kable.requests[0].requestId;
+    expect(letters.map((l) => (l.event as { transactionId: string }).transactionId).sort()).toEqual(
+      messages.map((m) => m.messageId).sort(),
+    );
+    for (const letter of letters) {
+      expect(letter).toMatchObject({ reason: 'HTTP 401', status: 401, body: '{"message":"Unauthorized"}', requestId, attempts: 1 });
+    }
+    const failed = await h.redis.zcard(`${h.prefix}:kable-delivery:failed`);
+    expect(failed).toBe(1);
+    const job = await h.redis.hgetall((await h.redis.keys(`${h.prefix}:kable-delivery:[0-9]*`))[0]);
+    expect(job.failedReason).toBe('HTTP 401: {"message":"Unauthorized"}');
+    expect(job.data).not.toContain(h.config.kable.apiKey);
+  });
+
+  it('gathers single-event posts into few Kable requests', async () => {
+    const messages = Array.from({ length: 40 }, () => track());
+    await Promise.all(messages.map((m) => request(h.url).post('/v1/track').set('authorization', basicAuth()).send(m).expect(200)));
+    await h.kable.waitForEvents(40);
+    expect(h.kable.requests.length).toBeLessThanOrEqual(4);
+    expect(h.kable.requests.reduce((n, r) => n + r.events.length, 0)).toBe(40);
+  });
+});
+
+describe('delivery: retry horizon', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ KABLE_RETRY_HORIZON: '1s' });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('keeps events that are still failing after the retry horizon as dead letters', async () => {
+    h.kable.respondWith(() => ({ status: 503, body: { message: 'down' } }));
+    await post(h, [track()]);
+    const letters = await waitFor(
+      () => deadLetters(h),
+      (l) => l.length === 1,
+    );
+    expect(letters[0]).toMatchObject({ status: 503, reason: 'gave up after the retry horizon (0 min): HTTP 503' });
+    expect((letters[0].attempts as number) > 1).toBe(true);
+  });
+});
