@@ -5,6 +5,9 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUES } from '../kable/queues.js';
 import { REDIS } from '../redis/redis.module.js';
+import { withTimeout } from '../redis/with-timeout.js';
+
+const CHECK_TIMEOUT_MS = 1000;
 
 /**
  * `/health/live`: the process answers (restart it if not).
@@ -36,7 +39,7 @@ export class HealthController {
     const indicator = this.indicators.check('redis');
     try {
       const started = performance.now();
-      await this.redis.ping();
+      await withTimeout(this.redis.ping(), CHECK_TIMEOUT_MS, () => new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`));
       return indicator.up({ latencyMs: Math.round((performance.now() - started) * 10) / 10 });
     } catch (error) {
       return indicator.down({ message: (error as Error).message });
@@ -46,7 +49,13 @@ export class HealthController {
   private async checkQueue() {
     const indicator = this.indicators.check('deliveryQueue');
     try {
-      const counts = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
+      // BullMQ waits for a connection that is down; the probe must answer anyway.
+      if (this.redis.status !== 'ready') throw new Error(`Redis is ${this.redis.status}`);
+      const counts = await withTimeout(
+        this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed'),
+        CHECK_TIMEOUT_MS,
+        () => new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`),
+      );
       const backlogJobs = counts.waiting + counts.active + counts.delayed + counts.prioritized;
       return indicator.up({ backlogJobs, ...counts });
     } catch (error) {

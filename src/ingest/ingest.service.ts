@@ -4,7 +4,10 @@ import { APP_CONFIG } from '../config/config.module.js';
 import { DeliveryProducer } from '../kable/delivery.producer.js';
 import type { KableEvent } from '../kable/kable-event.js';
 import { toKableEvent } from '../kable/mapping.js';
+import type { Redis } from 'ioredis';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { REDIS } from '../redis/redis.module.js';
+import { withTimeout } from '../redis/with-timeout.js';
 import { DedupStore } from './dedup.store.js';
 import { type MessageType, type RejectCode, type SegmentMessage, validateMessage } from './segment-message.js';
 
@@ -50,6 +53,7 @@ export class IngestService {
     private readonly producer: DeliveryProducer,
     private readonly dedup: DedupStore,
     private readonly metrics: MetricsService,
+    @Inject(REDIS) private readonly redis: Redis,
   ) {}
 
   async ingest(input: IngestInput): Promise<IngestResult> {
@@ -93,27 +97,41 @@ export class IngestService {
 
     let queued = 0;
     if (candidates.length > 0) {
-      try {
-        const seen = await this.dedup.seen(candidates.map((e) => e.transactionId));
-        const fresh = candidates.filter((_, i) => !seen[i]);
-        deduplicated += candidates.length - fresh.length;
-        await this.producer.enqueue(fresh, 'ingest');
-        queued = fresh.length;
-        await this.dedup.remember(fresh.map((e) => e.transactionId)).catch((error: Error) => {
-          // Queued but not remembered: a retry would be queued again with the same transactionId,
-          // which Kable discards. Not worth failing the request for.
-          this.logger.warn(`could not record messageIds for deduplication: ${error.message}`);
-        });
-      } catch (error) {
-        throw new StorageUnavailableError((error as Error).message);
-      }
+      // Fail fast when Redis is not connected (BullMQ's add would wait for it), and never wait
+      // longer than STORE_TIMEOUT_MS: the client is answered 503 and retries. If a timed-out add
+      // completes after all, the retry is queued again with the same transactionId (Kable discards it).
+      if (this.redis.status !== 'ready') throw new StorageUnavailableError(`Redis is ${this.redis.status}`);
+      const fresh = await withTimeout(
+        this.store(candidates),
+        STORE_TIMEOUT_MS,
+        () => new StorageUnavailableError(`Redis did not answer within ${STORE_TIMEOUT_MS} ms`),
+      ).catch((error: Error) => {
+        throw error instanceof StorageUnavailableError ? error : new StorageUnavailableError(error.message);
+      });
+      deduplicated += candidates.length - fresh;
+      queued = fresh;
     }
     if (deduplicated > 0) this.metrics.deduplicated.inc(deduplicated);
     const accepted = messages.length - rejected.length;
     this.metrics.accepted.inc(accepted);
     return { accepted, queued, deduplicated, skipped, rejected };
   }
+
+  /** Checks the window, queues what is new, remembers it. Resolves with the number queued. */
+  private async store(candidates: KableEvent[]): Promise<number> {
+    const seen = await this.dedup.seen(candidates.map((e) => e.transactionId));
+    const fresh = candidates.filter((_, i) => !seen[i]);
+    await this.producer.enqueue(fresh, 'ingest');
+    await this.dedup.remember(fresh.map((e) => e.transactionId)).catch((error: Error) => {
+      // Queued but not remembered: a retry would be queued again with the same transactionId,
+      // which Kable discards. Not worth failing the request for.
+      this.logger.warn(`could not record messageIds for deduplication: ${error.message}`);
+    });
+    return fresh.length;
+  }
 }
+
+const STORE_TIMEOUT_MS = 3000;
 
 function withShared(raw: unknown, shared: Record<string, unknown>): unknown {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;

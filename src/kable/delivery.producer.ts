@@ -7,7 +7,11 @@ import { type DeliverJobData, JOBS, QUEUES } from './queues.js';
 /** The one place that puts events on the delivery queue. Job options are the queue's defaults (kable.module.ts). */
 @Injectable()
 export class DeliveryProducer {
-  constructor(@InjectQueue(QUEUES.delivery) private readonly queue: Queue<DeliverJobData>) {}
+  constructor(@InjectQueue(QUEUES.delivery) private readonly queue: Queue<DeliverJobData>) {
+    // The queue shares the API's Redis connection, whose errors RedisModule already logs (once per
+    // distinct error); without a listener BullMQ would print each one again.
+    this.queue.on('error', () => undefined);
+  }
 
   /** Resolves once the job is stored in Redis; rejects if Redis cannot take it. */
   async enqueue(events: KableEvent[], source: DeliverJobData['source']): Promise<void> {

@@ -14,7 +14,8 @@ export interface Harness {
   app: NestFastifyApplication;
   url: string;
   kable: KableEmulator;
-  config: AppConfig;
+  /** The settings, with `raw`: the environment they were read from (to boot a second instance). */
+  config: AppConfig & { raw: Record<string, string> };
   redis: Redis;
   prefix: string;
   close(): Promise<void>;
@@ -33,7 +34,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const kable = new KableEmulator({ clientId: KABLE_CLIENT_ID, apiKey: KABLE_API_KEY });
   const kableUrl = await kable.start();
   const prefix = testPrefix();
-  const config = loadConfig({
+  const raw: Record<string, string> = {
     KABLE_API_KEY,
     KABLE_CLIENT_ID,
     KABLE_BASE_URL: kableUrl,
@@ -45,7 +46,8 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     KABLE_RETRY_MAX_DELAY: '300ms',
     LOG_LEVEL: 'error',
     ...env,
-  });
+  };
+  const config = Object.assign(loadConfig(raw), { raw });
   const app = await createApp(config, { logger: false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address() as { port: number };
