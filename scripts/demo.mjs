@@ -44,7 +44,10 @@ try {
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const ready = await fetch(`${base}/health/ready`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${base}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > deadline || service.exitCode !== null) throw new Error('the service did not become ready; see its output above');
     await new Promise((r) => setTimeout(r, 200));
@@ -73,7 +76,7 @@ try {
   console.log(`Kable-Client-ID: ${request.headers['kable-client-id']}`);
   console.log(`Kable-Client-Secret: ${String(request.headers['kable-client-secret']).slice(0, 8)}… (the API key)`);
   console.log(JSON.stringify(request.events, null, 2));
-  console.log('\nThat is the seed\'s Kable body: clientId from userId, timestamp, transactionId = messageId, segmentX mapped to kableX.');
+  console.log("\nThat is the seed's Kable body: clientId from userId, timestamp, transactionId = messageId, segmentX mapped to kableX.");
 } catch (error) {
   console.error(`demo failed: ${error.message}`);
   exitCode = 1;
