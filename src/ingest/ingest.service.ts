@@ -5,6 +5,8 @@ import { DeliveryProducer } from '../kable/delivery.producer.js';
 import type { KableEvent } from '../kable/kable-event.js';
 import { toKableEvent } from '../kable/mapping.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { EngageService } from '../engage/engage.service.js';
+import { classifyMembership, type Membership } from '../engage/membership.js';
 import { DedupStore } from './dedup.store.js';
 import { type MessageType, type RejectCode, type SegmentMessage, validateMessage } from './segment-message.js';
 
@@ -16,7 +18,7 @@ export interface Rejection {
 }
 
 export interface IngestResult {
-  /** Valid messages: queued for Kable, deduplicated, or skipped (not usage). */
+  /** Valid messages: queued for Kable, deduplicated, skipped (not usage), or Engage audience membership (stored for the next audience sync). */
   accepted: number;
   /** Track events queued for Kable by this request. */
   queued: number;
@@ -50,6 +52,7 @@ export class IngestService {
     private readonly producer: DeliveryProducer,
     private readonly dedup: DedupStore,
     private readonly metrics: MetricsService,
+    private readonly engage: EngageService,
   ) {}
 
   async ingest(input: IngestInput): Promise<IngestResult> {
@@ -57,6 +60,7 @@ export class IngestService {
     this.metrics.received.inc({ endpoint: input.endpoint }, messages.length);
     const rejected: Rejection[] = [];
     const candidates: KableEvent[] = [];
+    const memberships: Membership[] = [];
     const inRequest = new Set<string>();
     let skipped = 0;
     let deduplicated = 0;
@@ -80,6 +84,10 @@ export class IngestService {
         skipped += 1;
         this.metrics.skipped.inc({ type: message.type, reason });
       };
+      // Engage audience membership is state synced on a schedule (src/engage), never a usage event.
+      const engage = classifyMembership(message, this.config.kable.clientIdField, receivedAt);
+      if (engage.kind === 'membership') return void memberships.push(engage.membership);
+      if (engage.kind === 'skip') return skip(engage.reason);
       if (message.type !== 'track') return skip('not_forwarded');
       const mapped = toKableEvent(message, this.config.kable, receivedAt);
       if (!mapped.ok) return skip(mapped.reason);
@@ -90,6 +98,14 @@ export class IngestService {
       inRequest.add(message.messageId);
       candidates.push(mapped.event);
     });
+
+    if (memberships.length > 0) {
+      try {
+        await this.engage.record(memberships);
+      } catch (error) {
+        throw new StorageUnavailableError((error as Error).message);
+      }
+    }
 
     let queued = 0;
     if (candidates.length > 0) {
