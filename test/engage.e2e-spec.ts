@@ -246,6 +246,64 @@ describe('Engage audiences', () => {
       expect(h.kable.events[1]).toMatchObject({ clientId: 'user_a', data: { [AUDIENCE]: true } });
     });
 
+    it('messages that arrive while a sync runs belong to the next window', async () => {
+      await send([identify('user_a', true), identify('user_b', true)]);
+      const producer = h.app.get(DeliveryProducer);
+      const enqueue = producer.enqueue.bind(producer);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let entered!: () => void;
+      const syncing = new Promise<void>((resolve) => (entered = resolve));
+      producer.enqueue = async (events, source) => {
+        entered();
+        await gate;
+        await enqueue(events, source);
+      };
+      const running = request(h.url)
+        .post('/v1/audiences/sync')
+        .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+        .then((r) => r);
+      await syncing;
+      await send([identify('user_a', false, { timestamp: '2026-11-01T11:00:00Z' }), identify('user_c', true)]);
+      expect((await audiences()).audiences[0]).toMatchObject({ members: 2, pendingChanges: 4 });
+      release();
+      const first = await running;
+      expect(first.body.report.events).toBe(2);
+      await h.kable.waitForEvents(2);
+      expect(h.kable.events.map((e) => [e.clientId, e.data[AUDIENCE]]).sort()).toEqual([
+        ['user_a', true],
+        ['user_b', true],
+      ]);
+
+      expect((await sync()).report.events).toBe(2);
+      await h.kable.waitForEvents(4);
+      expect(
+        h.kable.events
+          .slice(2)
+          .map((e) => [e.clientId, e.data[AUDIENCE]])
+          .sort(),
+      ).toEqual([
+        ['user_a', false],
+        ['user_c', true],
+      ]);
+    });
+
+    it('answers 503 and accepts nothing when membership cannot be stored', async () => {
+      const engage = h.app.get(EngageService);
+      engage.record = () => Promise.reject(new Error('Connection is closed.'));
+      const res = await request(h.url)
+        .post('/v1/batch')
+        .set('authorization', basicAuth())
+        .send({ batch: [identify('user_a', true)] });
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('5');
+      expect(res.body).toEqual({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: 'the messages could not be stored (Redis is unavailable); nothing was accepted, retry later',
+      });
+    });
+
     it('a sync that fails midway resumes on retry without losing or double counting a change', async () => {
       await h.close();
       h = await startHarness({ ADMIN_TOKEN, KABLE_BATCH_SIZE: '50' });
