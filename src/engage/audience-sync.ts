@@ -21,13 +21,15 @@ export interface SyncReport {
 }
 
 export interface AudienceSyncOptions {
-  /** Users read per step and events per delivery job (KABLE_BATCH_SIZE). */
+  /** Events per delivery job (KABLE_BATCH_SIZE). */
   batchSize: number;
+  /** Users read per step (default 4 × batchSize): bounds memory; larger steps mean fewer round trips. */
+  stepSize?: number;
 }
 
 /**
  * One sync of every audience: for each, closes the window (`dirty` → `syncing`) and walks
- * `syncing` in steps of `batchSize` users (HSCAN, so memory stays bounded whatever the audience
+ * `syncing` in steps of a few thousand users (HSCAN, so memory stays bounded whatever the audience
  * size). Each step compares the users' window state with `sent`, queues the changes, then in one
  * MULTI records them in `sent` and removes the users from `syncing`.
  *
@@ -76,12 +78,13 @@ export class AudienceSync {
     const syncing = this.store.audienceKey(audience, 'syncing');
     const sentKey = this.store.audienceKey(audience, 'sent');
     const { batchSize } = this.options;
+    const stepSize = this.options.stepSize ?? batchSize * 4;
     // Users are removed as they are done; HSCAN still returns every user present from start to end.
     // Another pass catches any the cursor skipped while the hash shrank.
     while ((await redis.hlen(syncing)) > 0) {
       let cursor = '0';
       do {
-        const [next, flat] = await redis.hscan(syncing, cursor, 'COUNT', batchSize);
+        const [next, flat] = await redis.hscan(syncing, cursor, 'COUNT', stepSize);
         cursor = next;
         const window = new Map<string, string>();
         for (let i = 0; i < flat.length; i += 2) window.set(flat[i], flat[i + 1]);
@@ -94,7 +97,11 @@ export class AudienceSync {
           users.map((u) => decodeState(window.get(u)!)),
           sent.map((s) => decodeSent(s)),
         );
-        for (let i = 0; i < diff.events.length; i += batchSize) await this.enqueue(diff.events.slice(i, i + batchSize));
+        const jobs: Array<Promise<void>> = [];
+        for (let i = 0; i < diff.events.length; i += batchSize) jobs.push(this.enqueue(diff.events.slice(i, i + batchSize)));
+        // Every job must be stored before the step is committed; allSettled so none is still pending on a throw.
+        const failure = (await Promise.allSettled(jobs)).find((r) => r.status === 'rejected');
+        if (failure) throw failure.reason;
         const commit = redis.multi();
         if (diff.sent.length > 0) commit.hset(sentKey, ...diff.sent.flat());
         commit.hdel(syncing, ...users);
