@@ -96,6 +96,11 @@ async function main() {
   }
   const deliveredSeconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
+  // What the audience keeps in Redis after its first sync (members + sent), measured exactly.
+  let stateBytes = 0;
+  for (const part of ['members', 'dirty', 'syncing', 'sent']) {
+    stateBytes += Number((await redis.call('MEMORY', 'USAGE', engage.store.audienceKey(audience, part), 'SAMPLES', '0')) ?? 0);
+  }
 
   const result = {
     members,
@@ -107,6 +112,7 @@ async function main() {
       rssBeforeMb: mb(rssBefore),
       peakRssMb: mb(syncPeak),
       peakRssGrowthMb: mb(syncPeak - rssBefore),
+      audienceStateInRedisAfterMb: mb(stateBytes),
     },
     delivery: delivers && {
       secondsUntilKableHasAll: +deliveredSeconds.toFixed(2),

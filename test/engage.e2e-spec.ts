@@ -356,10 +356,14 @@ describe('Engage audiences', () => {
 
   it('two boots of the service (two replicas) leave exactly one sync scheduler', async () => {
     h = await startHarness({ ADMIN_TOKEN, ENGAGE_SYNC_INTERVAL: '2h' });
+    const queue = h.app.get(EngageService).queue;
+    const [afterFirstBoot] = await queue.getJobSchedulers();
     const second = await startHarness({ ADMIN_TOKEN, ENGAGE_SYNC_INTERVAL: '2h', REDIS_PREFIX: h.config.redis.prefix });
     try {
-      const queue = h.app.get(EngageService).queue;
       const first = await queue.getJobSchedulers();
+      // The second boot neither adds a scheduler nor moves the next run.
+      expect(first[0].next).toBe(afterFirstBoot.next);
+      expect(afterFirstBoot.next! - Date.now()).toBeGreaterThan(7_000_000);
       expect(first).toHaveLength(1);
       expect(first[0]).toMatchObject({ key: 'engage-audience-sync', every: 7_200_000 });
       expect(await queue.getGlobalConcurrency()).toBe(1);

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { formatDuration } from '../config/duration.js';
+import { HttpError } from '../http/http-error.js';
 import { DeliveryProducer } from '../kable/delivery.producer.js';
 import { REDIS, RedisKeys, workerConnectionOptions } from '../redis/redis.module.js';
 import { AudienceSync, type SyncReport } from './audience-sync.js';
@@ -77,7 +78,13 @@ export class EngageService implements OnApplicationShutdown {
       return { status: 'completed', jobId, report };
     } catch (error) {
       const state = await this.queue.getJobState(jobId).catch(() => 'unknown');
-      if (state === 'failed') throw error;
+      if (state === 'failed') {
+        throw new HttpError(
+          500,
+          `the audience sync failed after its retries: ${(error as Error).message}; what it did not finish resumes on the next sync`,
+          { jobId },
+        );
+      }
       return { status: 'running', jobId };
     }
   }
