@@ -122,6 +122,11 @@ describe('Engage audiences', () => {
         },
       ]);
 
+      const metrics = (await request(h.url).get('/metrics')).text;
+      expect(metrics).toContain('engage_memberships_recorded_total 4');
+      expect(metrics).toContain('engage_sync_events_total 3');
+      expect(metrics).toContain('engage_syncs_total{result="ok"} 1');
+
       // Nothing changed: the next sync sends nothing.
       expect((await sync()).report.events).toBe(0);
     });

@@ -3,6 +3,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import type { AppConfig } from '../config/config.js';
 import { EngageSyncWorker } from './engage-sync.worker.js';
 import { EngageController } from './engage.controller.js';
+import { EngageMetrics } from './engage.metrics.js';
 import { ENGAGE_JOB_OPTIONS, ENGAGE_QUEUE } from './engage.queues.js';
 import { EngageService } from './engage.service.js';
 
@@ -17,7 +18,7 @@ export class EngageModule {
       global: true,
       imports: [BullModule.registerQueue({ name: ENGAGE_QUEUE, defaultJobOptions: ENGAGE_JOB_OPTIONS })],
       controllers: runsApi ? [EngageController] : [],
-      providers: [EngageService, ...(runsWorker ? [EngageSyncWorker] : [])],
+      providers: [EngageService, EngageMetrics, ...(runsWorker ? [EngageSyncWorker] : [])],
       exports: [EngageService],
     };
   }

@@ -10,6 +10,7 @@ import { DeliveryProducer } from '../kable/delivery.producer.js';
 import { REDIS, RedisKeys, workerConnectionOptions } from '../redis/redis.module.js';
 import { AudienceSync, type SyncReport } from './audience-sync.js';
 import { AudienceStore, type LastSync } from './audience.store.js';
+import { EngageMetrics } from './engage.metrics.js';
 import { ENGAGE_QUEUE, ENGAGE_SCHEDULER_ID, ENGAGE_SYNC_JOB, type EngageSyncJobData } from './engage.queues.js';
 import type { Membership } from './membership.js';
 
@@ -41,6 +42,7 @@ export class EngageService implements OnApplicationShutdown {
     keys: RedisKeys,
     private readonly producer: DeliveryProducer,
     @InjectQueue(ENGAGE_QUEUE) readonly queue: Queue<EngageSyncJobData, SyncReport>,
+    private readonly metrics: EngageMetrics,
   ) {
     this.store = new AudienceStore(redis, (...parts) => keys.key(...parts));
   }
@@ -48,14 +50,30 @@ export class EngageService implements OnApplicationShutdown {
   /** Stores a request's memberships durably (one Redis call); rejects if Redis cannot take them. */
   async record(memberships: Membership[]): Promise<void> {
     await this.store.record(memberships);
+    this.metrics.recorded.inc(memberships.length);
   }
 
   /** Runs one sync in this process (the sync worker calls this; scripts may too). */
-  sync(): Promise<SyncReport> {
-    const sync = new AudienceSync(this.store, (events) => this.producer.enqueue(events, 'engage'), {
-      batchSize: this.config.kable.batchSize,
-    });
-    return sync.run();
+  async sync(): Promise<SyncReport> {
+    const sync = new AudienceSync(
+      this.store,
+      async (events) => {
+        await this.producer.enqueue(events, 'engage');
+        this.metrics.syncEvents.inc(events.length);
+      },
+      { batchSize: this.config.kable.batchSize },
+    );
+    const stopTimer = this.metrics.lastSyncSeconds.startTimer();
+    try {
+      const report = await sync.run();
+      this.metrics.syncs.inc({ result: 'ok' });
+      return report;
+    } catch (error) {
+      this.metrics.syncs.inc({ result: 'failed' });
+      throw error;
+    } finally {
+      stopTimer();
+    }
   }
 
   async status(): Promise<{ syncInterval: string; nextSync: string | null; audiences: AudienceStatus[] }> {
