@@ -381,4 +381,45 @@ describe('Engage audiences', () => {
       await h.close();
     }
   });
+
+  it('two replicas asked to sync at once run one sync at a time and send each change once', async () => {
+    h = await startHarness({ ADMIN_TOKEN });
+    const second = await startHarness({ ADMIN_TOKEN, REDIS_PREFIX: h.config.redis.prefix });
+    try {
+      await send([identify('user_a', true), identify('user_b', true)]);
+      let running = 0;
+      let most = 0;
+      for (const replica of [h, second]) {
+        const engage = replica.app.get(EngageService);
+        const sync = engage.sync.bind(engage);
+        engage.sync = async () => {
+          most = Math.max(most, ++running);
+          try {
+            await sleep(300);
+            return await sync();
+          } finally {
+            running -= 1;
+          }
+        };
+      }
+      const [one, two] = await Promise.all(
+        [h, second].map((replica) => request(replica.url).post('/v1/audiences/sync').set('authorization', `Bearer ${ADMIN_TOKEN}`)),
+      );
+      expect([one.status, two.status]).toEqual([200, 200]);
+      expect([one.body.report.events, two.body.report.events].sort()).toEqual([0, 2]);
+      expect(most).toBe(1);
+      // Either replica's delivery worker may deliver them, each to its own Kable emulator.
+      const delivered = () => [h, second].flatMap((replica) => replica.kable.requests.flatMap((r) => r.events));
+      for (let waited = 0; delivered().length < 2 && waited < 10_000; waited += 50) await sleep(50);
+      await sleep(300);
+      expect(
+        delivered()
+          .map((e) => e.clientId)
+          .sort(),
+      ).toEqual(['user_a', 'user_b']);
+    } finally {
+      await second.close();
+      await h.close();
+    }
+  });
 });

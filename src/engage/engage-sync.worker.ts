@@ -31,6 +31,8 @@ export class EngageSyncWorker implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
+    // The global concurrency is set before this worker can take a job (it is kept in Redis after the first boot).
+    await this.schedule();
     this.worker = new Worker<EngageSyncJobData, SyncReport>(ENGAGE_QUEUE, (job) => this.process(job), {
       connection: (this.connection = new Redis(this.config.redis.url, workerConnectionOptions())),
       prefix: this.config.redis.prefix,
@@ -39,7 +41,6 @@ export class EngageSyncWorker implements OnModuleInit, OnApplicationShutdown {
     });
     this.worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
     this.worker.on('failed', (job, error) => this.logger.warn(`audience sync ${job?.id ?? ''} failed: ${error.message}`));
-    await this.schedule();
   }
 
   /** Idempotent: same scheduler id and interval keep the existing schedule. Retried while Redis is down. */
