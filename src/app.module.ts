@@ -3,6 +3,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { AppConfig } from './config/config.js';
 import { AppConfigModule } from './config/config.module.js';
+import { EngageModule } from './engage/engage.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IngestModule } from './ingest/ingest.module.js';
 import { KableModule } from './kable/kable.module.js';
@@ -29,6 +30,7 @@ export class AppModule {
           useFactory: (redis: Redis) => ({ connection: redis, prefix: config.redis.prefix }),
         }),
         KableModule.forRoot(config),
+        EngageModule.forRoot(config),
         HealthModule,
         ...(runsApi ? [IngestModule] : []),
       ],

@@ -8,6 +8,8 @@ import type { Redis } from 'ioredis';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { REDIS } from '../redis/redis.module.js';
 import { withTimeout } from '../redis/with-timeout.js';
+import { EngageService } from '../engage/engage.service.js';
+import { classifyMembership, type Membership } from '../engage/membership.js';
 import { DedupStore } from './dedup.store.js';
 import { type MessageType, type RejectCode, type SegmentMessage, validateMessage } from './segment-message.js';
 
@@ -19,7 +21,7 @@ export interface Rejection {
 }
 
 export interface IngestResult {
-  /** Valid messages: queued for Kable, deduplicated, or skipped (not usage). */
+  /** Valid messages: queued for Kable, deduplicated, skipped (not usage), or Engage audience membership (stored for the next audience sync). */
   accepted: number;
   /** Track events queued for Kable by this request. */
   queued: number;
@@ -54,6 +56,7 @@ export class IngestService {
     private readonly dedup: DedupStore,
     private readonly metrics: MetricsService,
     @Inject(REDIS) private readonly redis: Redis,
+    private readonly engage: EngageService,
   ) {}
 
   async ingest(input: IngestInput): Promise<IngestResult> {
@@ -61,6 +64,7 @@ export class IngestService {
     this.metrics.received.inc({ endpoint: input.endpoint }, messages.length);
     const rejected: Rejection[] = [];
     const candidates: KableEvent[] = [];
+    const memberships: Membership[] = [];
     const inRequest = new Set<string>();
     let skipped = 0;
     let deduplicated = 0;
@@ -84,6 +88,10 @@ export class IngestService {
         skipped += 1;
         this.metrics.skipped.inc({ type: message.type, reason });
       };
+      // Engage audience membership is state synced on a schedule (src/engage), never a usage event.
+      const engage = classifyMembership(message, this.config.kable.clientIdField, receivedAt);
+      if (engage.kind === 'membership') return void memberships.push(engage.membership);
+      if (engage.kind === 'skip') return skip(engage.reason);
       if (message.type !== 'track') return skip('not_forwarded');
       const mapped = toKableEvent(message, this.config.kable, receivedAt);
       if (!mapped.ok) return skip(mapped.reason);
@@ -95,12 +103,22 @@ export class IngestService {
       candidates.push(mapped.event);
     });
 
+    // Fail fast when Redis is not connected (BullMQ's add would wait for it), and never wait
+    // longer than STORE_TIMEOUT_MS: the client is answered 503 and retries. If a timed-out add
+    // completes after all, the retry is queued again with the same transactionId (Kable discards it).
+    if ((memberships.length > 0 || candidates.length > 0) && this.redis.status !== 'ready') {
+      throw new StorageUnavailableError(`Redis is ${this.redis.status}`);
+    }
+    if (memberships.length > 0) {
+      try {
+        await this.engage.record(memberships);
+      } catch (error) {
+        throw new StorageUnavailableError((error as Error).message);
+      }
+    }
+
     let queued = 0;
     if (candidates.length > 0) {
-      // Fail fast when Redis is not connected (BullMQ's add would wait for it), and never wait
-      // longer than STORE_TIMEOUT_MS: the client is answered 503 and retries. If a timed-out add
-      // completes after all, the retry is queued again with the same transactionId (Kable discards it).
-      if (this.redis.status !== 'ready') throw new StorageUnavailableError(`Redis is ${this.redis.status}`);
       const fresh = await withTimeout(
         this.store(candidates),
         STORE_TIMEOUT_MS,

@@ -1,0 +1,164 @@
+import type { Redis } from 'ioredis';
+import type { Membership } from './membership.js';
+
+/** Builds a Redis key under REDIS_PREFIX (RedisKeys.key). */
+export type KeyFn = (...parts: string[]) => string;
+
+/** How the last sync of an audience ended (stored as JSON, shown by GET /v1/audiences). */
+export interface LastSync {
+  /** When it finished, ISO-8601. */
+  at: string;
+  /** Kable events queued for this audience by that sync. */
+  events: number;
+  result: 'ok' | 'failed';
+  error?: string;
+}
+
+/**
+ * Records one request's memberships in one round trip. For each (audience, user) the newest
+ * message wins (an older one arriving late is ignored); a message that repeats the current
+ * state changes nothing (Engage sends one identify per identifier of a profile). A change is
+ * written to `members` (the current state) and to `dirty` (the users changed in this window,
+ * with their latest state). The member count follows every change.
+ *
+ * KEYS: audiences set, counts hash, then members and dirty of each audience in ARGV.
+ * ARGV: number of audiences, their keys, then (audience index, user, 1|0, ms) for each message.
+ * States are written from the ARGV strings: Lua would print a large ms as 1.6e+12.
+ */
+const RECORD_SCRIPT = `
+local audiences = tonumber(ARGV[1])
+for i = 1, audiences do redis.call('SADD', KEYS[1], ARGV[1 + i]) end
+local changed = 0
+for j = 2 + audiences, #ARGV, 4 do
+  local a = tonumber(ARGV[j])
+  local user, value, ms = ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]
+  local members, dirty = KEYS[1 + 2 * a], KEYS[2 + 2 * a]
+  local current = redis.call('HGET', members, user)
+  local apply, wasMember = true, false
+  if current then
+    local bar = string.find(current, '|', 1, true)
+    local currentValue = string.sub(current, 1, bar - 1)
+    wasMember = currentValue == '1'
+    if currentValue == value or tonumber(ms) < tonumber(string.sub(current, bar + 1)) then apply = false end
+  end
+  if apply then
+    local state = value .. '|' .. ms
+    redis.call('HSET', members, user, state)
+    redis.call('HSET', dirty, user, state)
+    if value == '1' and not wasMember then redis.call('HINCRBY', KEYS[2], ARGV[1 + a], 1) end
+    if value == '0' and wasMember then redis.call('HINCRBY', KEYS[2], ARGV[1 + a], -1) end
+    changed = changed + 1
+  end
+end
+return changed
+`;
+
+/**
+ * Closes an audience's window: the users changed so far (`dirty`) become the set to sync
+ * (`syncing`), and new messages start a fresh `dirty` for the next window. Does nothing while
+ * an interrupted sync's `syncing` is still there (it is finished first).
+ */
+const CLOSE_WINDOW_SCRIPT = `
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('RENAME', KEYS[1], KEYS[2])
+return 1
+`;
+
+type Commands = Redis & {
+  engageRecord(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  engageCloseWindow(dirty: string, syncing: string): Promise<number>;
+};
+
+/**
+ * Audience membership state in Redis, per audience:
+ * - `engage:aud:<key>:members` hash user → current state (`1|ms`/`0|ms`),
+ * - `engage:aud:<key>:dirty` hash user → state, the users changed since the last sync,
+ * - `engage:aud:<key>:syncing` hash, the window a running (or interrupted) sync works through,
+ * - `engage:aud:<key>:sent` hash user → what Kable last received (`1|n`/`0|n`),
+ * and `engage:audiences` (set of keys), `engage:count` (hash key → member count),
+ * `engage:last-sync` (hash key → LastSync JSON).
+ */
+export class AudienceStore {
+  private readonly redis: Commands;
+
+  constructor(
+    redis: Redis,
+    private readonly key: KeyFn,
+  ) {
+    this.redis = redis as Commands;
+    if (typeof this.redis.engageRecord !== 'function') {
+      redis.defineCommand('engageRecord', { lua: RECORD_SCRIPT });
+      redis.defineCommand('engageCloseWindow', { lua: CLOSE_WINDOW_SCRIPT, numberOfKeys: 2 });
+    }
+  }
+
+  get client(): Redis {
+    return this.redis;
+  }
+
+  audienceKey(audience: string, part: 'members' | 'dirty' | 'syncing' | 'sent'): string {
+    return this.key('engage', 'aud', audience, part);
+  }
+
+  get audiencesKey(): string {
+    return this.key('engage', 'audiences');
+  }
+
+  get countsKey(): string {
+    return this.key('engage', 'count');
+  }
+
+  get lastSyncKey(): string {
+    return this.key('engage', 'last-sync');
+  }
+
+  /** Stores the memberships of one request (one Lua call). Resolves once Redis has them. */
+  async record(memberships: Membership[]): Promise<number> {
+    if (memberships.length === 0) return 0;
+    const audiences = [...new Set(memberships.map((m) => m.audience))];
+    const index = new Map(audiences.map((a, i) => [a, i + 1]));
+    const keys = [this.audiencesKey, this.countsKey];
+    for (const audience of audiences) keys.push(this.audienceKey(audience, 'members'), this.audienceKey(audience, 'dirty'));
+    const args: Array<string | number> = [audiences.length, ...audiences];
+    for (const m of memberships) args.push(index.get(m.audience)!, m.clientId, m.member ? '1' : '0', String(m.at));
+    return this.redis.engageRecord(keys.length, ...keys, ...args);
+  }
+
+  async audiences(): Promise<string[]> {
+    return (await this.redis.smembers(this.audiencesKey)).sort();
+  }
+
+  /** Closes the audience's current window (see CLOSE_WINDOW_SCRIPT); true if there was one. */
+  async closeWindow(audience: string): Promise<boolean> {
+    return (await this.redis.engageCloseWindow(this.audienceKey(audience, 'dirty'), this.audienceKey(audience, 'syncing'))) === 1;
+  }
+
+  async setLastSync(audience: string, lastSync: LastSync): Promise<void> {
+    await this.redis.hset(this.lastSyncKey, audience, JSON.stringify(lastSync));
+  }
+
+  /** Per audience: member count, users changed since the last sync (pending), last sync. */
+  async status(): Promise<Array<{ audience: string; members: number; pendingChanges: number; lastSync: LastSync | null }>> {
+    const audiences = await this.audiences();
+    if (audiences.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const audience of audiences) {
+      pipeline.hget(this.countsKey, audience);
+      pipeline.hlen(this.audienceKey(audience, 'dirty'));
+      pipeline.hlen(this.audienceKey(audience, 'syncing'));
+      pipeline.hget(this.lastSyncKey, audience);
+    }
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    if (failed) throw failed[0] as Error;
+    return audiences.map((audience, i) => {
+      const [count, dirty, syncing, last] = results.slice(i * 4, i * 4 + 4).map(([, value]) => value);
+      return {
+        audience,
+        members: Number(count ?? 0),
+        pendingChanges: Number(dirty) + Number(syncing),
+        lastSync: typeof last === 'string' ? (JSON.parse(last) as LastSync) : null,
+      };
+    });
+  }
+}

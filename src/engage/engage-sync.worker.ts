@@ -1,0 +1,76 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { type Job, type Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { AppConfig } from '../config/config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { workerConnectionOptions } from '../redis/redis.module.js';
+import type { SyncReport } from './audience-sync.js';
+import { ENGAGE_QUEUE, ENGAGE_SCHEDULER_ID, ENGAGE_SYNC_JOB, type EngageSyncJobData } from './engage.queues.js';
+import { EngageService } from './engage.service.js';
+
+const SCHEDULER_RETRY_MS = 30_000;
+
+/**
+ * Runs audience syncs. The job scheduler adds one `sync` job every ENGAGE_SYNC_INTERVAL for all
+ * replicas (upserted on every boot: same id, so it exists once). The queue's global concurrency
+ * is 1, so two syncs never overlap, across replicas too. A sync that dies midway is handed back
+ * by BullMQ's stalled-job check (or retried after a failure) and resumes where it stopped.
+ */
+@Injectable()
+export class EngageSyncWorker implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('EngageSync');
+  private worker?: Worker<EngageSyncJobData, SyncReport>;
+  private connection?: Redis;
+  private retryTimer?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly engage: EngageService,
+    @InjectQueue(ENGAGE_QUEUE) private readonly queue: Queue<EngageSyncJobData, SyncReport>,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    // The global concurrency is set before this worker can take a job (it is kept in Redis after the first boot).
+    await this.schedule();
+    this.worker = new Worker<EngageSyncJobData, SyncReport>(ENGAGE_QUEUE, (job) => this.process(job), {
+      connection: (this.connection = new Redis(this.config.redis.url, workerConnectionOptions())),
+      prefix: this.config.redis.prefix,
+      concurrency: 1,
+      maxStalledCount: 10,
+    });
+    this.worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
+    this.worker.on('failed', (job, error) => this.logger.warn(`audience sync ${job?.id ?? ''} failed: ${error.message}`));
+  }
+
+  /** Idempotent: same scheduler id and interval keep the existing schedule. Retried while Redis is down. */
+  private async schedule(): Promise<void> {
+    const every = this.config.engage.syncIntervalMs;
+    try {
+      await this.queue.setGlobalConcurrency(1);
+      // The first scheduled sync is one interval after the very first boot; POST /v1/audiences/sync runs one now.
+      await this.queue.upsertJobScheduler(
+        ENGAGE_SCHEDULER_ID,
+        { every, startDate: Date.now() + every },
+        { name: ENGAGE_SYNC_JOB, data: { trigger: 'schedule' } },
+      );
+    } catch (error) {
+      this.logger.error(`could not set up the audience sync schedule, retrying in 30 s: ${(error as Error).message}`);
+      this.retryTimer = setTimeout(() => void this.schedule(), SCHEDULER_RETRY_MS);
+    }
+  }
+
+  async process(job: Job<EngageSyncJobData, SyncReport>): Promise<SyncReport> {
+    const report = await this.engage.sync();
+    this.logger.log(
+      `audience sync (${job.data.trigger}) queued ${report.events} Kable event(s) for ${report.audiences.length} audience(s)`,
+    );
+    return report;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearTimeout(this.retryTimer);
+    await this.worker?.close();
+    this.connection?.disconnect();
+  }
+}

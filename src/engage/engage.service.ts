@@ -1,0 +1,125 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { type Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { AppConfig } from '../config/config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { formatDuration } from '../config/duration.js';
+import { HttpError } from '../http/http-error.js';
+import { DeliveryProducer } from '../kable/delivery.producer.js';
+import { REDIS, RedisKeys, workerConnectionOptions } from '../redis/redis.module.js';
+import { AudienceSync, type SyncReport } from './audience-sync.js';
+import { AudienceStore, type LastSync } from './audience.store.js';
+import { EngageMetrics } from './engage.metrics.js';
+import { ENGAGE_QUEUE, ENGAGE_SCHEDULER_ID, ENGAGE_SYNC_JOB, type EngageSyncJobData } from './engage.queues.js';
+import type { Membership } from './membership.js';
+
+export interface AudienceStatus {
+  key: string;
+  members: number;
+  /** Users whose membership changed since the last sync (some changes may cancel out). */
+  pendingChanges: number;
+  lastSync: LastSync | null;
+  /** When the next scheduled sync is due, ISO-8601 (null if no scheduler exists yet). */
+  nextSync: string | null;
+}
+
+export type ManualSyncResult = { status: 'completed'; jobId: string; report: SyncReport } | { status: 'running'; jobId: string };
+
+/** How long POST /v1/audiences/sync waits for the sync before answering that it is still running. */
+const MANUAL_SYNC_WAIT_MS = 60_000;
+
+/** Engage audience membership: recording it at ingest, syncing it to Kable, reporting on it. */
+@Injectable()
+export class EngageService implements OnApplicationShutdown {
+  readonly store: AudienceStore;
+  private queueEvents?: QueueEvents;
+  private eventsConnection?: Redis;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(REDIS) redis: Redis,
+    keys: RedisKeys,
+    private readonly producer: DeliveryProducer,
+    @InjectQueue(ENGAGE_QUEUE) readonly queue: Queue<EngageSyncJobData, SyncReport>,
+    private readonly metrics: EngageMetrics,
+  ) {
+    this.store = new AudienceStore(redis, (...parts) => keys.key(...parts));
+  }
+
+  /** Stores a request's memberships durably (one Redis call); rejects if Redis cannot take them. */
+  async record(memberships: Membership[]): Promise<void> {
+    await this.store.record(memberships);
+    this.metrics.recorded.inc(memberships.length);
+  }
+
+  /** Runs one sync in this process (the sync worker calls this; scripts may too). */
+  async sync(): Promise<SyncReport> {
+    const sync = new AudienceSync(
+      this.store,
+      async (events) => {
+        await this.producer.enqueue(events, 'engage');
+        this.metrics.syncEvents.inc(events.length);
+      },
+      { batchSize: this.config.kable.batchSize },
+    );
+    const stopTimer = this.metrics.lastSyncSeconds.startTimer();
+    try {
+      const report = await sync.run();
+      this.metrics.syncs.inc({ result: 'ok' });
+      return report;
+    } catch (error) {
+      this.metrics.syncs.inc({ result: 'failed' });
+      throw error;
+    } finally {
+      stopTimer();
+    }
+  }
+
+  async status(): Promise<{ syncInterval: string; nextSync: string | null; audiences: AudienceStatus[] }> {
+    const [audiences, scheduler] = await Promise.all([this.store.status(), this.queue.getJobScheduler(ENGAGE_SCHEDULER_ID)]);
+    const nextSync = scheduler?.next ? new Date(scheduler.next).toISOString() : null;
+    return {
+      syncInterval: formatDuration(this.config.engage.syncIntervalMs),
+      nextSync,
+      audiences: audiences.map(({ audience, ...rest }) => ({ key: audience, ...rest, nextSync })),
+    };
+  }
+
+  /** Queues a sync now (it runs on the sync worker, after any running one) and waits a while for its report. */
+  async requestSync(): Promise<ManualSyncResult> {
+    const events = await this.events();
+    const job = await this.queue.add(ENGAGE_SYNC_JOB, { trigger: 'manual' });
+    const jobId = job.id!;
+    try {
+      const report = await job.waitUntilFinished(events, MANUAL_SYNC_WAIT_MS);
+      return { status: 'completed', jobId, report };
+    } catch (error) {
+      const state = await this.queue.getJobState(jobId).catch(() => 'unknown');
+      if (state === 'failed') {
+        throw new HttpError(
+          500,
+          `the audience sync failed after its retries: ${(error as Error).message}; what it did not finish resumes on the next sync`,
+          { jobId },
+        );
+      }
+      return { status: 'running', jobId };
+    }
+  }
+
+  private async events(): Promise<QueueEvents> {
+    if (!this.queueEvents) {
+      this.queueEvents = new QueueEvents(ENGAGE_QUEUE, {
+        connection: (this.eventsConnection = new Redis(this.config.redis.url, workerConnectionOptions())),
+        prefix: this.config.redis.prefix,
+      });
+    }
+    await this.queueEvents.waitUntilReady();
+    return this.queueEvents;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.queueEvents?.close();
+    this.eventsConnection?.disconnect();
+  }
+}
