@@ -5,6 +5,7 @@ import type { AppConfig } from './config/config.js';
 import { AppConfigModule } from './config/config.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IngestModule } from './ingest/ingest.module.js';
+import { DeadLetterModule } from './kable/dead-letter.module.js';
 import { KableModule } from './kable/kable.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { REDIS, RedisModule } from './redis/redis.module.js';
@@ -30,7 +31,7 @@ export class AppModule {
         }),
         KableModule.forRoot(config),
         HealthModule,
-        ...(runsApi ? [IngestModule] : []),
+        ...(runsApi ? [IngestModule, DeadLetterModule] : []),
       ],
     };
   }

@@ -3,13 +3,16 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { AppConfig } from '../config/config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { BacklogCounter } from '../kable/backlog.counter.js';
 import { QUEUES } from '../kable/queues.js';
 import { REDIS } from '../redis/redis.module.js';
 
 /**
  * `/health/live`: the process answers (restart it if not).
  * `/health/ready`: Redis answers and the delivery queue can be read (send traffic only then);
- * reports the backlog. Uses the service's existing Redis connection.
+ * reports the backlog in jobs and in events, and BACKLOG_LIMIT (past it, ingest answers 503). Uses the service's existing Redis connection.
  */
 @Controller('health')
 export class HealthController {
@@ -18,6 +21,8 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     @Inject(REDIS) private readonly redis: Redis,
     @InjectQueue(QUEUES.delivery) private readonly queue: Queue,
+    private readonly backlog: BacklogCounter,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Get('live')
@@ -48,7 +53,9 @@ export class HealthController {
     try {
       const counts = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
       const backlogJobs = counts.waiting + counts.active + counts.delayed + counts.prioritized;
-      return indicator.up({ backlogJobs, ...counts });
+      const backlogEvents = await this.backlog.measure();
+      const backlogLimit = this.config.backlogLimit;
+      return indicator.up({ backlogEvents, backlogLimit, overLimit: backlogEvents >= backlogLimit, backlogJobs, ...counts });
     } catch (error) {
       return indicator.down({ message: (error as Error).message });
     }
