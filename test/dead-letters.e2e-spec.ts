@@ -1,5 +1,5 @@
 import request from 'supertest';
-import type { DeadLetter } from '../src/kable/dead-letter.store.js';
+import { type DeadLetter, DeadLetterStore, type StoredDeadLetter } from '../src/kable/dead-letter.store.js';
 import { KableEmulator } from '../src/kable/kable-emulator.js';
 import { basicAuth, type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, startHarness, track, waitFor, WRITE_KEY } from './support/harness.js';
 
@@ -247,5 +247,72 @@ describe('dead letters: filters, inspect, discard, replay by id and by filter', 
     const limit = await request(h.url).get('/v1/dead-letters?limit=0').set('authorization', admin);
     expect(limit.body.message).toBe('limit must be a whole number from 1 to 1000');
     expect(WRITE_KEY).not.toBe(ADMIN_TOKEN);
+  });
+});
+
+describe('DeadLetterStore on a real Redis', () => {
+  let h: Harness;
+  let store: DeadLetterStore;
+  const letter = (id: string, status: number, failedAt: number): DeadLetter => ({
+    event: { clientId: `c_${status}`, timestamp: '2022-01-09T09:32:01Z', transactionId: id, data: { n: 1 } },
+    reason: `HTTP ${status}`,
+    status,
+    body: '{}',
+    requestId: `r-${id}`,
+    attempts: 1,
+    queuedAt: failedAt - 1000,
+    failedAt,
+  });
+
+  beforeEach(async () => {
+    h = await startHarness({ SERVICE_ROLE: 'api' });
+    store = h.app.get(DeadLetterStore);
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('removes an entry only if it did not change since it was read (an event replayed and failed again is kept)', async () => {
+    const t = Date.now() - 10_000;
+    await store.add([letter('a', 401, t), letter('b', 401, t)]);
+    const read = await store.getStored(['a', 'b']);
+    await store.add([{ ...letter('a', 500, t + 5000), attempts: 2 }]);
+    expect(await store.removeIfUnchanged(read.filter((s) => s !== undefined))).toEqual(['b']);
+    expect(await store.get('a')).toMatchObject({ status: 500, attempts: 2 });
+    expect(await store.get('b')).toBeUndefined();
+    expect(await store.count()).toBe(1);
+  });
+
+  it('bulk work goes in chunks, skips what the filter leaves, and stops at its bound with more: true', async () => {
+    const t = Date.now() - 3_600_000;
+    // 1,300 letters over several index chunks, every third one a 403 among 401s.
+    const letters = Array.from({ length: 1300 }, (_, i) => letter(`id-${String(i).padStart(4, '0')}`, i % 3 === 0 ? 403 : 401, t + i));
+    await store.add(letters);
+    const expected403 = letters.filter((l) => l.status === 403).map((l) => l.event.transactionId);
+    const expected401 = letters.filter((l) => l.status === 401).map((l) => l.event.transactionId);
+
+    const visited: string[] = [];
+    const discard = async (entries: StoredDeadLetter[]) => {
+      visited.push(...entries.map((e) => e.letter.event.transactionId));
+      return store.removeIfUnchanged(entries);
+    };
+    expect(await store.forEachChunk({ statuses: [403] }, discard, 300)).toEqual({ more: true });
+    expect(visited).toEqual(expected403.slice(0, 300));
+    expect(await store.forEachChunk({ statuses: [403] }, discard, 300)).toEqual({ more: false });
+    expect(visited).toEqual(expected403);
+    expect(await store.count()).toBe(expected401.length);
+
+    // Listing with a filter follows the cursor across chunks, newest first.
+    const listed: string[] = [];
+    let cursor: number | undefined = 0;
+    while (cursor !== undefined) {
+      const page: { deadLetters: DeadLetter[]; next?: number } = await store.search(
+        { statuses: [401], since: t + 100 },
+        { cursor, limit: 250 },
+      );
+      listed.push(...page.deadLetters.map((l) => l.event.transactionId));
+      cursor = page.next;
+    }
+    expect(listed).toEqual(expected401.filter((id) => Number(id.slice(3)) >= 100).reverse());
   });
 });
