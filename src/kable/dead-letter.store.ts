@@ -154,7 +154,8 @@ export class DeadLetterStore {
 
   /**
    * Visits the dead letters a filter selects, oldest first, SCAN_CHUNK at a time, until
-   * `maxSelected` were handed to `visit` (bounded work per call; `more: true` says to call again).
+   * `maxSelected` were handed to `visit` (bounded work per call; `more: true` says to call again,
+   * and may be reported when what is left does not match).
    * `visit` returns the transactionIds it removed from the store (replayed or discarded); the scan
    * position accounts for them. Only entries that failed before the call started are visited, so
    * an event that is replayed and fails again is not picked up twice by one call.
@@ -174,13 +175,15 @@ export class DeadLetterStore {
       const stored = await this.getStored(ids);
       const expired = ids.filter((_, i) => stored[i] === undefined);
       if (expired.length > 0) await this.redis.zrem(this.index, ...expired);
-      const selected = stored
-        .filter((s): s is StoredDeadLetter => s !== undefined && matchesFilter(s.letter, filter))
-        .slice(0, maxSelected - selectedCount);
+      const matching = stored.filter((s): s is StoredDeadLetter => s !== undefined && matchesFilter(s.letter, filter));
+      const selected = matching.slice(0, maxSelected - selectedCount);
       const removed = selected.length > 0 ? await visit(selected) : [];
       selectedCount += selected.length;
+      if (selected.length < matching.length) return { more: true };
       position += ids.length - expired.length - removed.length;
     }
-    return { more: true };
+    // Stopped at the bound: more only if the index goes on (what is left may not all match).
+    const rest = await this.redis.zrangebyscore(this.index, min, max, 'LIMIT', position, 1);
+    return { more: rest.length > 0 };
   }
 }
