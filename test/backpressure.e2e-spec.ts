@@ -78,6 +78,7 @@ describe('backpressure: BACKLOG_LIMIT', () => {
     expect(batchRefused.status).toBe(503);
     expect(await queueHealth(h)).toMatchObject({ status: 'up', backlogEvents: sent.length, backlogLimit: 10, overLimit: true });
     expect((await request(h.url).get('/health/ready')).status).toBe(200);
+    expect((await request(h.url).get('/metrics')).text).toContain(`\nkable_backlog_events ${sent.length}\n`);
 
     // Kable is back: the backlog drains and ingest accepts again.
     h.kable.respondWith(undefined);

@@ -162,6 +162,8 @@ describe('dead letters: filters, inspect, discard, replay by id and by filter', 
     await h.kable.waitForEvents(1);
     expect(h.kable.events.map((e) => e.transactionId)).toEqual(['good-0']);
 
+    expect((await request(h.url).get('/metrics')).text).toMatch(/^kable_dead_letters 5$/m);
+
     const ids = (answer: ListAnswer) => answer.deadLetters.map((l) => l.event.transactionId).sort();
     expect(ids(await list(h, '?status=403'))).toEqual(['forbidden-0', 'forbidden-1', 'forbidden-2']);
     expect(ids(await list(h, '?status=400'))).toEqual(['bad-0', 'bad-1']);

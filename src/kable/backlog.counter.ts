@@ -2,6 +2,8 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { Gauge } from 'prom-client';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { REDIS, RedisKeys } from '../redis/redis.module.js';
 import { QUEUES } from './queues.js';
 
@@ -26,8 +28,19 @@ export class BacklogCounter {
     @Inject(REDIS) private readonly redis: Redis,
     @InjectQueue(QUEUES.delivery) private readonly queue: Queue,
     keys: RedisKeys,
+    metrics: MetricsService,
   ) {
     this.key = keys.key('backlog', 'events');
+    const measure = () => this.measure();
+    new Gauge({
+      name: 'kable_backlog_events',
+      help: 'Events waiting for Kable (queued, in flight or waiting for a retry); ingest answers 503 past BACKLOG_LIMIT',
+      registers: [metrics.registry],
+      async collect() {
+        // Redis down: NaN rather than a failed scrape.
+        this.set(await measure().catch(() => NaN));
+      },
+    });
   }
 
   async added(events: number): Promise<void> {

@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { Gauge } from 'prom-client';
+import { MetricsService } from '../metrics/metrics.service.js';
 import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { REDIS, RedisKeys } from '../redis/redis.module.js';
@@ -57,7 +59,18 @@ export class DeadLetterStore {
     @Inject(REDIS) private readonly redis: Redis,
     private readonly keys: RedisKeys,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    const count = () => this.count();
+    new Gauge({
+      name: 'kable_dead_letters',
+      help: 'Dead letters stored (events Kable did not take), kept for DEAD_LETTER_RETENTION',
+      registers: [metrics.registry],
+      async collect() {
+        this.set(await count().catch(() => NaN));
+      },
+    });
+  }
 
   private get index(): string {
     return this.keys.key('dead', 'index');
