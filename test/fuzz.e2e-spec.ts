@@ -18,10 +18,12 @@ const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 // Values that tend to break things: wrong types, empty, huge, special numbers and keys.
 const nasty = fc.oneof(
   fc.jsonValue({ maxDepth: 4 }),
-  fc.constantFrom(null, '', ' ', 0, -1, 1e308, -0, true, [], {}, '__proto__', 'constructor', '2022-13-45T99:99:99Z', 'NaN', '\u0000', '💸'),
+  fc.constantFrom(null, '', ' ', 0, -1, 1e308, -0, [], {}, '__proto__', 'constructor', '2022-13-45T99:99:99Z', 'NaN', '\u0000', '💸'),
   fc.string({ maxLength: 200 }),
   fc.integer(),
   fc.double(),
+  fc.boolean(),
+  fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }),
   fc.dictionary(fc.constantFrom('__proto__', 'constructor', 'toString', 'a.b', ''), fc.jsonValue({ maxDepth: 2 })),
 );
 
@@ -52,6 +54,21 @@ const baseMessage = fc.record(
   { requiredKeys: [] },
 );
 
+const FIELD = fc.constantFrom(
+  'type',
+  'event',
+  'userId',
+  'anonymousId',
+  'messageId',
+  'timestamp',
+  'originalTimestamp',
+  'sentAt',
+  'receivedAt',
+  'properties',
+  'context',
+  'integrations',
+);
+
 // A mostly valid track message with a few fields replaced, removed or added.
 const mutatedTrack = fc
   .tuple(
@@ -59,20 +76,27 @@ const mutatedTrack = fc
       type: fc.constant('track'),
       event: fc.constant('API Call'),
       userId: fc.string({ minLength: 1, maxLength: 20 }),
+      anonymousId: fc.uuid(),
       messageId: fc.uuid(),
       timestamp: fc.constant('2022-01-09T09:32:01Z'),
       properties: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 }),
     }),
-    fc.array(fc.tuple(fc.constantFrom('set', 'delete'), fc.string({ maxLength: 12 }), nasty), { maxLength: 3 }),
-    fc.array(fc.constantFrom('type', 'event', 'userId', 'messageId', 'timestamp', 'properties'), { maxLength: 2 }),
+    // Mostly one well-known field set to an odd value or removed, sometimes more, sometimes any key.
+    fc.array(
+      fc.tuple(
+        fc.constantFrom('set', 'set', 'set', 'delete'),
+        fc.oneof({ weight: 6, arbitrary: FIELD }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) }),
+        nasty,
+      ),
+      { minLength: 1, maxLength: 3 },
+    ),
   )
-  .map(([message, changes, removed]) => {
+  .map(([message, changes]) => {
     const out: Record<string, unknown> = { ...message };
     for (const [op, key, value] of changes) {
       if (op === 'set') out[key] = value;
       else delete out[key];
     }
-    for (const key of removed) delete out[key];
     return out;
   });
 
