@@ -12,7 +12,8 @@ import { REDIS } from '../redis/redis.module.js';
 /**
  * `/health/live`: the process answers (restart it if not).
  * `/health/ready`: Redis answers and the delivery queue can be read (send traffic only then);
- * reports the backlog in jobs and in events, and BACKLOG_LIMIT (past it, ingest answers 503). Uses the service's existing Redis connection.
+ * reports the backlog in jobs and in events, and BACKLOG_LIMIT (past it, ingest answers 503).
+ * Uses the service's existing Redis connection.
  */
 @Controller('health')
 export class HealthController {
