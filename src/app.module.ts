@@ -6,6 +6,7 @@ import { AppConfigModule } from './config/config.module.js';
 import { EngageModule } from './engage/engage.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IngestModule } from './ingest/ingest.module.js';
+import { DeadLetterModule } from './kable/dead-letter.module.js';
 import { KableModule } from './kable/kable.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { REDIS, RedisModule } from './redis/redis.module.js';
@@ -32,7 +33,7 @@ export class AppModule {
         KableModule.forRoot(config),
         EngageModule.forRoot(config),
         HealthModule,
-        ...(runsApi ? [IngestModule] : []),
+        ...(runsApi ? [IngestModule, DeadLetterModule] : []),
       ],
     };
   }

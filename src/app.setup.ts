@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/config.js';
 import { HttpExceptionFilter } from './http/http-exception.filter.js';
+import { describeJsonError, MAX_JSON_DEPTH, nestedDeeperThan } from './ingest/json-depth.js';
 import { LIMITS } from './ingest/segment-message.js';
 
 const SINGLE_MESSAGE_ROUTE = /^\/v1\/(track|identify|page|screen|group|alias)(\?|$)/;
@@ -14,7 +15,8 @@ function httpError(status: number, message: string): Error & { statusCode: numbe
 
 /**
  * JSON bodies are read as bytes first: the size limit is enforced while reading (500 KB, Segment's
- * batch limit; 32 KB on single-message endpoints) and before parsing, and the raw bytes are kept
+ * batch limit; 32 KB on single-message endpoints) and before parsing, so is the nesting depth
+ * (64), and the raw bytes are kept
  * for X-Signature verification. Any content type is read as JSON, as Segment's API does.
  */
 export function configureBodyParsing(fastify: FastifyInstance): void {
@@ -31,10 +33,17 @@ export function configureBodyParsing(fastify: FastifyInstance): void {
       done(null, undefined);
       return;
     }
+    if (nestedDeeperThan(raw, MAX_JSON_DEPTH)) {
+      done(
+        httpError(400, `body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep; Segment messages need far fewer`),
+        undefined,
+      );
+      return;
+    }
     try {
       done(null, JSON.parse(raw.toString('utf8')));
     } catch (error) {
-      done(httpError(400, `body is not valid JSON: ${(error as Error).message}`), undefined);
+      done(httpError(400, describeJsonError(error)), undefined);
     }
   });
 }

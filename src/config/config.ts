@@ -37,6 +37,10 @@ export interface AppConfig {
   deliveryConcurrency: number;
   adminToken?: string;
   engage: { syncIntervalMs: number };
+  /** How long dead letters are kept (DEAD_LETTER_RETENTION). */
+  deadLetterRetentionMs: number;
+  /** Queued events past which ingest answers 503 with Retry-After (BACKLOG_LIMIT). */
+  backlogLimit: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -141,6 +145,14 @@ class EnvironmentVariables {
   ENGAGE_SYNC_INTERVAL?: string;
 
   @IsOptional()
+  @Matches(DURATION, { message: 'must be a duration such as 7d' })
+  DEAD_LETTER_RETENTION?: string;
+
+  @IsOptional()
+  @Matches(INTEGER, { message: 'must be a whole number of events from 1 to 1000000000' })
+  BACKLOG_LIMIT?: string;
+
+  @IsOptional()
   @IsIn(['debug', 'info', 'warn', 'error'], { message: 'must be one of: debug, info, warn, error' })
   LOG_LEVEL?: string;
 }
@@ -229,6 +241,8 @@ export function loadConfig(env: Env): AppConfig {
     deliveryConcurrency: int('DELIVERY_CONCURRENCY', 2000, 1, 10_000),
     adminToken: raw.ADMIN_TOKEN,
     engage: { syncIntervalMs: duration('ENGAGE_SYNC_INTERVAL', '2h30m', 60_000, 86_400_000) },
+    deadLetterRetentionMs: duration('DEAD_LETTER_RETENTION', '7d', 60_000, 90 * 86_400_000),
+    backlogLimit: int('BACKLOG_LIMIT', 500_000, 1, 1_000_000_000),
     logLevel: (raw.LOG_LEVEL ?? 'info') as AppConfig['logLevel'],
   };
 

@@ -3,6 +3,9 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { AppConfig } from '../config/config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { BacklogCounter } from '../kable/backlog.counter.js';
 import { QUEUES } from '../kable/queues.js';
 import { REDIS } from '../redis/redis.module.js';
 import { withTimeout } from '../redis/with-timeout.js';
@@ -12,7 +15,8 @@ const CHECK_TIMEOUT_MS = 1000;
 /**
  * `/health/live`: the process answers (restart it if not).
  * `/health/ready`: Redis answers and the delivery queue can be read (send traffic only then);
- * reports the backlog. Uses the service's existing Redis connection.
+ * reports the backlog in jobs and in events, and BACKLOG_LIMIT (past it, ingest answers 503).
+ * Uses the service's existing Redis connection.
  */
 @Controller('health')
 export class HealthController {
@@ -21,6 +25,8 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     @Inject(REDIS) private readonly redis: Redis,
     @InjectQueue(QUEUES.delivery) private readonly queue: Queue,
+    private readonly backlog: BacklogCounter,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Get('live')
@@ -57,7 +63,9 @@ export class HealthController {
         () => new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`),
       );
       const backlogJobs = counts.waiting + counts.active + counts.delayed + counts.prioritized;
-      return indicator.up({ backlogJobs, ...counts });
+      const backlogEvents = await this.backlog.measure();
+      const backlogLimit = this.config.backlogLimit;
+      return indicator.up({ backlogEvents, backlogLimit, overLimit: backlogEvents >= backlogLimit, backlogJobs, ...counts });
     } catch (error) {
       return indicator.down({ message: (error as Error).message });
     }

@@ -17,7 +17,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
       const body =
         typeof response === 'object' && response !== null
           ? response
-          : { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: String(response) };
+          : { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: tooLarge(status, String(response)) };
       if (exception instanceof HttpError) void reply.headers(exception.headers);
       void reply.status(status).send(body);
       return;
@@ -26,11 +26,16 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const statusCode = (exception as { statusCode?: unknown })?.statusCode;
     if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
       const raw = (exception as Error).message;
-      const message = statusCode === 413 && !/limit/.test(raw) ? `body is larger than the limit of ${LIMITS.batchBytes} bytes` : raw;
+      const message = tooLarge(statusCode, raw);
       void reply.status(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message });
       return;
     }
     this.logger.error(`unexpected error: ${(exception as Error)?.stack ?? String(exception)}`);
     void reply.status(500).send({ statusCode: 500, error: 'Internal Server Error', message: 'unexpected error; see the service log' });
   }
+}
+
+/** Fastify's own 413 (reading stopped at the limit) says "Request body is too large": say which limit. */
+function tooLarge(status: number, message: string): string {
+  return status === 413 && !/limit/.test(message) ? `body is larger than the limit of ${LIMITS.batchBytes} bytes` : message;
 }

@@ -4,9 +4,13 @@ import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { HttpError } from '../http/http-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { BacklogGate } from './backlog.gate.js';
 import { type IngestResult, IngestService, StorageUnavailableError } from './ingest.service.js';
 import { LIMITS, MESSAGE_TYPES, type MessageType } from './segment-message.js';
 import { SecretMatcher, verifySignature, writeKeyFromBasic } from './write-key.auth.js';
+
+/** Seconds a sender is asked to wait when the backlog is over the limit. */
+const BACKLOG_RETRY_AFTER_S = 30;
 
 type RawRequest = FastifyRequest & { rawBody?: Buffer };
 
@@ -29,6 +33,7 @@ export class IngestController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly ingest: IngestService,
     private readonly metrics: MetricsService,
+    private readonly backlog: BacklogGate,
   ) {
     this.writeKeys = new SecretMatcher(config.segment.writeKeys);
   }
@@ -99,6 +104,15 @@ export class IngestController {
     req: RawRequest,
     isBatch: boolean,
   ): Promise<IngestResult & { success: true }> {
+    const backlog = this.backlog.overLimit();
+    if (backlog !== undefined) {
+      throw this.refuse(
+        503,
+        `${backlog} events are waiting for Kable, over the limit of ${this.config.backlogLimit} (BACKLOG_LIMIT): nothing was accepted, retry later`,
+        {},
+        { 'retry-after': String(BACKLOG_RETRY_AFTER_S) },
+      );
+    }
     // Only measure messages one by one when the body as a whole could hold one over 32 KB.
     const sizes =
       isBatch && (req.rawBody?.length ?? 0) > LIMITS.messageBytes

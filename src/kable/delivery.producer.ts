@@ -1,13 +1,19 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
+import { BacklogCounter } from './backlog.counter.js';
 import type { KableEvent } from './kable-event.js';
 import { type DeliverJobData, JOBS, QUEUES } from './queues.js';
 
 /** The one place that puts events on the delivery queue. Job options are the queue's defaults (kable.module.ts). */
 @Injectable()
 export class DeliveryProducer {
-  constructor(@InjectQueue(QUEUES.delivery) private readonly queue: Queue<DeliverJobData>) {
+  private readonly logger = new Logger('DeliveryProducer');
+
+  constructor(
+    @InjectQueue(QUEUES.delivery) private readonly queue: Queue<DeliverJobData>,
+    private readonly backlog: BacklogCounter,
+  ) {
     // The queue shares the API's Redis connection, whose errors RedisModule already logs (once per
     // distinct error); without a listener BullMQ would print each one again.
     this.queue.on('error', () => undefined);
@@ -17,5 +23,8 @@ export class DeliveryProducer {
   async enqueue(events: KableEvent[], source: DeliverJobData['source']): Promise<void> {
     if (events.length === 0) return;
     await this.queue.add(JOBS.deliver, { events, source });
+    // The job is stored: failing the request now would only make the sender retry it. A missed
+    // count is healed once the queue is empty (BacklogCounter).
+    await this.backlog.added(events.length).catch((error: Error) => this.logger.warn(`could not count the backlog: ${error.message}`));
   }
 }

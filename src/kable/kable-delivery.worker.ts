@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { workerConnectionOptions } from '../redis/redis.module.js';
+import { BacklogCounter } from './backlog.counter.js';
 import { DeadLetterStore, type DeadLetter } from './dead-letter.store.js';
 import { KableBatcher, type EventOutcome } from './kable-batcher.js';
 
@@ -37,6 +38,7 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly deadLetters: DeadLetterStore,
     private readonly metrics: MetricsService,
+    private readonly backlog: BacklogCounter,
   ) {
     this.client = new KableClient(config.kable);
     this.batcher = new KableBatcher(
@@ -108,6 +110,11 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
         `${dead.length} event(s) kept as dead letters: ${dead[0].reason}${dead[0].requestId ? ` (X-REQUEST-ID ${dead[0].requestId})` : ''}`,
       );
     }
+
+    // Events Kable answered for (delivered, or kept as dead letters above) leave the backlog.
+    await this.backlog
+      .done(delivered + dead.length)
+      .catch((error: Error) => this.logger.warn(`could not count the backlog: ${error.message}`));
 
     if (retry.length > 0) {
       this.metrics.retried.inc(retry.length);

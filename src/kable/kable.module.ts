@@ -1,6 +1,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { AppConfig } from '../config/config.js';
+import { BacklogCounter } from './backlog.counter.js';
 import { DeadLetterStore } from './dead-letter.store.js';
 import { DeliveryProducer } from './delivery.producer.js';
 import { KableDeliveryWorker } from './kable-delivery.worker.js';
@@ -22,12 +23,12 @@ export class KableModule {
             backoff: { type: BACKOFF_TYPE },
             // Completed jobs are kept an hour (for the dashboard), failed ones for the dead-letter retention.
             removeOnComplete: { age: 3600, count: 10_000 },
-            removeOnFail: { age: 7 * 86_400 },
+            removeOnFail: { age: Math.round(config.deadLetterRetentionMs / 1000) },
           },
         }),
       ],
-      providers: [DeliveryProducer, DeadLetterStore, ...(runsWorker ? [KableDeliveryWorker] : [])],
-      exports: [DeliveryProducer, DeadLetterStore, BullModule],
+      providers: [DeliveryProducer, DeadLetterStore, BacklogCounter, ...(runsWorker ? [KableDeliveryWorker] : [])],
+      exports: [DeliveryProducer, DeadLetterStore, BacklogCounter, BullModule],
     };
   }
 }

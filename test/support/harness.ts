@@ -18,7 +18,15 @@ export interface Harness {
   config: AppConfig & { raw: Record<string, string> };
   redis: Redis;
   prefix: string;
-  close(): Promise<void>;
+  /** Stops the app (and the emulator, unless it was passed in); `keepKeys` leaves Redis as it is, for a restart. */
+  close(options?: { keepKeys?: boolean }): Promise<void>;
+}
+
+export interface HarnessOptions {
+  /** Reuse this Redis prefix (a restart of a previous harness). */
+  prefix?: string;
+  /** Reuse this running emulator; close() leaves it running. */
+  kable?: KableEmulator;
 }
 
 /** A unique Redis key prefix per test run, so tests never see each other's keys. */
@@ -30,10 +38,11 @@ export function testPrefix(): string {
  * Boots the real service (Fastify, BullMQ, a real Redis) against a fresh Kable emulator.
  * `env` overrides settings; every key written is under a unique prefix and removed by close().
  */
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
-  const kable = new KableEmulator({ clientId: KABLE_CLIENT_ID, apiKey: KABLE_API_KEY });
-  const kableUrl = await kable.start();
-  const prefix = testPrefix();
+export async function startHarness(env: Record<string, string> = {}, options: HarnessOptions = {}): Promise<Harness> {
+  const ownsKable = options.kable === undefined;
+  const kable = options.kable ?? new KableEmulator({ clientId: KABLE_CLIENT_ID, apiKey: KABLE_API_KEY });
+  const kableUrl = ownsKable ? await kable.start() : kable.url;
+  const prefix = options.prefix ?? testPrefix();
   const raw: Record<string, string> = {
     KABLE_API_KEY,
     KABLE_CLIENT_ID,
@@ -59,10 +68,10 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     config,
     redis,
     prefix,
-    async close() {
+    async close({ keepKeys = false } = {}) {
       await app.close();
-      await kable.stop();
-      await deleteKeys(redis, prefix);
+      if (ownsKable) await kable.stop();
+      if (!keepKeys) await deleteKeys(redis, prefix);
       redis.disconnect();
     },
   };
@@ -94,3 +103,15 @@ export function track(overrides: Record<string, unknown> = {}): Record<string, u
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `probe` until it returns a value `done` accepts (a condition, not a fixed sleep); rejects after `timeoutMs`. */
+export async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`condition not met after ${timeoutMs} ms; last value: ${JSON.stringify(value)?.slice(0, 500)}`);
+    await sleep(50);
+  }
+}
