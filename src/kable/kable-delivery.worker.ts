@@ -55,6 +55,10 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
       // A job holds its lock while it waits for Kable; a request can take up to the request timeout.
       lockDuration: Math.max(30_000, this.config.kable.requestTimeoutMs * 3),
       maxStalledCount: 1_000,
+      // BullMQ only checks the queue's rate limit (set by worker.rateLimit on a 429) when a limiter
+      // is configured; without one, only the worker that met the 429 paused and the others kept
+      // sending. This limiter never binds on its own (a billion jobs a second).
+      limiter: { max: 1_000_000_000, duration: 1000 },
       settings: {
         backoffStrategy: (attemptsMade: number, type?: string, error?: Error) =>
           type === BACKOFF_TYPE
