@@ -35,6 +35,12 @@ export interface AppConfig {
   role: Role;
   dedupWindowMs: number;
   deliveryConcurrency: number;
+  /**
+   * How long a delivery job's lock lasts (BullMQ lockDuration; the worker renews it at half this
+   * while the job runs). Also how often stalled jobs are looked for, so a crashed worker's jobs
+   * are taken over by another worker after at most about twice this.
+   */
+  deliveryLockMs: number;
   adminToken?: string;
   engage: { syncIntervalMs: number };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -133,6 +139,10 @@ class EnvironmentVariables {
   DELIVERY_CONCURRENCY?: string;
 
   @IsOptional()
+  @Matches(DURATION, { message: 'must be a duration such as 30s' })
+  DELIVERY_LOCK_DURATION?: string;
+
+  @IsOptional()
   @MinLength(16, { message: 'must be at least 16 characters (a long random string)' })
   ADMIN_TOKEN?: string;
 
@@ -225,6 +235,7 @@ export function loadConfig(env: Env): AppConfig {
     role: (raw.SERVICE_ROLE ?? 'all') as Role,
     dedupWindowMs: duration('DEDUP_WINDOW', '24h', 60_000, 30 * 86_400_000),
     deliveryConcurrency: int('DELIVERY_CONCURRENCY', 2000, 1, 10_000),
+    deliveryLockMs: duration('DELIVERY_LOCK_DURATION', '30s', 1000, 600_000),
     adminToken: raw.ADMIN_TOKEN,
     engage: { syncIntervalMs: duration('ENGAGE_SYNC_INTERVAL', '2h30m', 60_000, 86_400_000) },
     logLevel: (raw.LOG_LEVEL ?? 'info') as AppConfig['logLevel'],

@@ -52,8 +52,10 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
       connection: (this.connection = new Redis(this.config.redis.url, workerConnectionOptions())),
       prefix: this.config.redis.prefix,
       concurrency: this.config.deliveryConcurrency,
-      // A job holds its lock while it waits for Kable; a request can take up to the request timeout.
-      lockDuration: Math.max(30_000, this.config.kable.requestTimeoutMs * 3),
+      // The worker renews a job's lock at half this while the job waits for Kable. A crashed
+      // worker's jobs are found stalled and handed to another worker within about twice this.
+      lockDuration: this.config.deliveryLockMs,
+      stalledInterval: this.config.deliveryLockMs,
       maxStalledCount: 1_000,
       // BullMQ only checks the queue's rate limit (set by worker.rateLimit on a 429) when a limiter
       // is configured; without one, only the worker that met the 429 paused and the others kept
