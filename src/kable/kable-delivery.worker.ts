@@ -75,10 +75,14 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // Stop taking jobs, send what is buffered now, and wait for the active jobs to finish.
+    // Stop taking jobs, send what is buffered now, and wait for the active jobs to finish. If Kable
+    // is slow or down, what is still unsent after one request timeout is handed back instead, so
+    // the stop takes at most about two request timeouts however large the backlog.
     const closing = this.worker?.close();
     this.batcher.flush();
+    const giveUp = setTimeout(() => this.batcher.abandon('not sent before the worker stopped'), this.config.kable.requestTimeoutMs);
     await closing;
+    clearTimeout(giveUp);
     await this.client.close();
     this.connection?.disconnect();
   }
