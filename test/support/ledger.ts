@@ -49,7 +49,10 @@ export interface Tally {
   delivered: number;
   /** Accepted events Kable does not have. */
   lost: number;
-  /** Events Kable counts more than once (the emulator deduplicates like Kable, so this must stay 0). */
+  /**
+   * Events Kable counts more than once: a transactionId counted twice, or an event under a
+   * transactionId that was never sent (the same event under a new id would be billed twice).
+   */
   doubled: number;
   /** Times an accepted event reached Kable again in an accepted request (Kable discarded these). */
   repeatsSent: number;
@@ -118,7 +121,7 @@ export class Ledger {
       accepted: this.accepted.size,
       delivered,
       lost: this.accepted.size - delivered,
-      doubled: [...counted.values()].filter((n) => n > 1).length,
+      doubled: [...counted.values()].filter((n) => n > 1).length + [...counted.keys()].filter((id) => !this.sent.has(id)).length,
       repeatsSent,
       deliveredUnacknowledged: [...counted.keys()].filter((id) => this.sent.has(id) && !this.accepted.has(id)).length,
       outcomes: { ...this.outcomes },
