@@ -17,6 +17,7 @@ describe('faults: Redis stops and comes back', () => {
     await service?.stop();
     await redis?.destroy();
     await kable.stop();
+    kable.reset();
   });
 
   it('events accepted before survive; while down ingest answers 503 fast, never 200; the service reconnects by itself', async () => {
@@ -71,10 +72,58 @@ describe('faults: Redis stops and comes back', () => {
 
     await ledger.waitForAccepted(kable, 30_000);
     const tally = ledger.tally(kable);
-    process.stdout.write(`${formatTally('redis-restart', tally)}\n[redis-restart] ingest answered 200 again ${reconnectMs} ms after Redis restarted\n`);
+    process.stdout.write(
+      `${formatTally('redis-restart', tally)}\n[redis-restart] ingest answered 200 again ${reconnectMs} ms after Redis restarted\n`,
+    );
     expect(tally.accepted).toBe(200 + 1 + 100);
     expectInvariant(tally);
     // Nothing that was answered 503 reached Kable.
     expect(tally.deliveredUnacknowledged).toBe(0);
+  }, 120_000);
+  it('SIGTERM while Redis is down: the process still exits within its deadline, and nothing accepted is lost', async () => {
+    redis = await RedisServer.start();
+    await kable.start();
+    let received = 0;
+    kable.respondWith(() => {
+      received += 1;
+      return { status: 200, delayMs: 500 };
+    });
+    const env = {
+      KABLE_API_KEY,
+      KABLE_CLIENT_ID,
+      KABLE_BASE_URL: kable.url,
+      SEGMENT_WRITE_KEYS: WRITE_KEY,
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: testPrefix(),
+      KABLE_FLUSH_INTERVAL: '50ms',
+      KABLE_REQUEST_TIMEOUT: '1s',
+      KABLE_RETRY_MAX_DELAY: '300ms',
+      DELIVERY_LOCK_DURATION: '2s',
+      LOG_LEVEL: 'error',
+    };
+    service = await ServiceProcess.start(env);
+    const ledger = new Ledger();
+    const outcomes = await ledger.load(service.url, 200, { batchSize: 20 });
+    expect(outcomes.map((o) => o.status)).toEqual(Array(10).fill(200));
+    await waitUntil('deliveries under way', () => received > 0);
+
+    await redis.stop('SIGKILL');
+    const signalledAt = Date.now();
+    service.kill('SIGTERM');
+    // Closing the worker waits for Redis; the stop deadline (2 x request timeout + 5 s = 7 s) ends it.
+    const exit = await service.waitForExit(15_000);
+    const stopMs = Date.now() - signalledAt;
+    process.stdout.write(`[redis-down-sigterm] exit ${JSON.stringify(exit)} ${stopMs} ms after SIGTERM\n`);
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(service.output.some((line) => line.includes('did not stop within 7000 ms'))).toBe(true);
+
+    // Redis comes back; a new process takes over the jobs the old one left active.
+    await redis.restart();
+    kable.respondWith(undefined);
+    service = await ServiceProcess.start({ ...env, SERVICE_ROLE: 'worker' });
+    await ledger.waitForAccepted(kable, 30_000);
+    const tally = ledger.tally(kable);
+    process.stdout.write(`${formatTally('redis-down-sigterm', tally)}\n`);
+    expectInvariant(tally);
   }, 120_000);
 });
