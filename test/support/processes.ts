@@ -166,6 +166,8 @@ export class RedisServer {
       { stdio: 'ignore' },
     );
     this.child = child;
+    let missing = false;
+    child.once('error', (error: NodeJS.ErrnoException) => (missing = error.code === 'ENOENT'));
     this.exited = new Promise((resolveExit) => child.once('exit', () => resolveExit()));
     const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     const deadline = Date.now() + 10_000;
@@ -176,6 +178,7 @@ export class RedisServer {
           await probe.ping();
           return;
         } catch {
+          if (missing) throw new Error('redis-server is not on the PATH: this test starts its own (apt-get install redis-server)');
           if (Date.now() > deadline) throw new Error(`redis-server on port ${this.port} did not start`);
           probe.disconnect();
           await sleep(50);
