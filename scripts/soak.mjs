@@ -84,7 +84,7 @@ class Service {
     const onData = (chunk) => {
       const text = chunk.toString();
       if (text.includes('listening on')) listening = true;
-      log.write(text.replace(/^/gm, `${this.name}| `));
+      log.write(`${text.replace(/\n$/, '').replace(/^/gm, `${this.name}| `)}\n`);
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
