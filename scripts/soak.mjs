@@ -2,14 +2,16 @@
 // then a count of what Kable got. Runs the built service (dist/) as child processes against a
 // real Redis and an in-process Kable emulator.
 //
-//   npm run soak                      # 3 minutes against REDIS_URL (default redis://127.0.0.1:6379)
+//   npm run soak                      # 3 minutes, with a redis-server of its own (AOF on)
 //   SOAK_MINUTES=10 npm run soak
+//   REDIS_URL=redis://host:6379 npm run soak   # use that Redis instead (no Redis restarts then)
+//   SOAK_FAULTS=redis,kable npm run soak        # only the faults whose names contain these words
 //
 // Ends with one line: sent N, accepted N, delivered N, duplicates counted by Kable N, lost N.
 // Exit code 1 if anything accepted was lost or counted twice.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdtempSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +19,7 @@ import { Redis } from 'ioredis';
 import { KableEmulator } from '../dist/kable/kable-emulator.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 3);
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const OWN_REDIS = process.env.REDIS_URL === undefined;
 const PREFIX = `soak${randomBytes(3).toString('hex')}`;
 const WRITE_KEY = 'wk_soak_0123456789';
 const KABLE = { apiKey: 'sk_test.soak-api-key-0123456789', clientId: 'kci_soak' };
@@ -44,6 +46,43 @@ async function freePort() {
     });
   });
 }
+
+// --- Redis: our own redis-server (AOF fsynced on every write), so it can be killed and restarted ---
+const redisPort = OWN_REDIS ? await freePort() : undefined;
+const redisDir = OWN_REDIS ? mkdtempSync(join(tmpdir(), 'kable-soak-redis-')) : undefined;
+const REDIS_URL = process.env.REDIS_URL ?? `redis://127.0.0.1:${redisPort}`;
+let redisServer;
+async function startRedis() {
+  const args = ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', redisDir, '--appendonly', 'yes'];
+  redisServer = spawn('redis-server', [...args, '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'], {
+    stdio: 'ignore',
+  });
+  const exited = new Promise((resolve) => redisServer.once('exit', resolve));
+  redisServer.exited = exited;
+  redisServer.once('error', (error) => {
+    console.error(`cannot start redis-server (${error.message}): install it, or set REDIS_URL to a Redis to use`);
+    process.exit(2);
+  });
+  const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined); // not up yet: retried below
+  for (let i = 0; ; i += 1) {
+    try {
+      await probe.connect();
+      await probe.ping();
+      break;
+    } catch {
+      probe.disconnect();
+      if (i > 200) throw new Error('redis-server did not start');
+      await sleep(50);
+    }
+  }
+  probe.disconnect();
+}
+async function stopRedis() {
+  redisServer.kill('SIGKILL');
+  await redisServer.exited;
+}
+if (OWN_REDIS) await startRedis();
 
 // --- Kable ----------------------------------------------------------------------------------
 const kable = new KableEmulator(KABLE);
@@ -215,6 +254,13 @@ const faults = {
     await sleep(ms);
     await worker.start();
   },
+  ...(OWN_REDIS && {
+    'redis SIGKILL and restart': async (ms) => {
+      await stopRedis();
+      await sleep(Math.min(ms, 4000));
+      await startRedis();
+    },
+  }),
   'api SIGTERM': async (ms) => {
     const exit = await api.stop('SIGTERM');
     if (exit?.code !== 0) say(`  api exited ${JSON.stringify(exit)} after SIGTERM`);
@@ -222,6 +268,9 @@ const faults = {
     await api.start();
   },
 };
+// SOAK_FAULTS=redis,worker picks only the faults whose names contain one of those words.
+const only = process.env.SOAK_FAULTS?.split(',').map((w) => w.trim().toLowerCase());
+const faultNames = Object.keys(faults).filter((name) => !only || only.some((w) => name.toLowerCase().includes(w)));
 const injected = {};
 const queue = [];
 const until = Date.now() + MINUTES * 60_000;
@@ -229,7 +278,7 @@ while (Date.now() < until) {
   await sleep(between(3000, 10_000));
   if (Date.now() >= until) break;
   // Every kind of fault in turn, in a random order each round.
-  if (queue.length === 0) queue.push(...Object.keys(faults).sort(() => Math.random() - 0.5));
+  if (queue.length === 0) queue.push(...faultNames.sort(() => Math.random() - 0.5));
   const name = queue.shift();
   const ms = between(2000, 8000);
   say(`fault: ${name} for ${(ms / 1000).toFixed(1)} s (accepted so far ${accepted.size}, Kable has ${kable.count})`);
@@ -277,5 +326,9 @@ do {
   if (keys.length > 0) await redis.del(...keys);
 } while (cursor !== '0');
 redis.disconnect();
+if (OWN_REDIS) {
+  await stopRedis();
+  rmSync(redisDir, { recursive: true, force: true });
+}
 log.end();
 process.exit(lost === 0 && doubled === 0 ? 0 : 1);
