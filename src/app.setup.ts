@@ -59,7 +59,9 @@ export async function createApp(
   });
   configureBodyParsing(app.getHttpAdapter().getInstance());
   app.useGlobalFilters(new HttpExceptionFilter());
-  app.enableShutdownHooks();
+  // On SIGTERM/SIGINT: close, then exit 0. Without useProcessExit Nest re-raises the signal after
+  // closing, so a clean stop looks like a crash (killed by SIGTERM) to supervisors and CI.
+  app.enableShutdownHooks([], { useProcessExit: true });
   return app;
 }
 

@@ -18,10 +18,27 @@ async function main(): Promise<void> {
     throw error;
   }
   const app = await createApp(config);
+  exitIfStopHangs(2 * config.kable.requestTimeoutMs + 5000);
   await app.listen({ port: config.http.port, host: config.http.host });
   console.log(
     `kable-destination (${config.role}) listening on http://${config.http.host}:${config.http.port}, delivering to ${config.kable.baseUrl}`,
   );
+}
+
+/**
+ * A stop must end even when it cannot finish: closing the delivery worker waits for Redis, and
+ * with Redis unreachable it would wait forever. After `deadlineMs` the process exits 1; the jobs
+ * it had not finished are still in Redis and another worker takes them over once their locks expire.
+ */
+function exitIfStopHangs(deadlineMs: number): void {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        console.error(`${signal}: the service did not stop within ${deadlineMs} ms (is Redis reachable?); exiting anyway`);
+        process.exit(1);
+      }, deadlineMs).unref();
+    });
+  }
 }
 
 void main();

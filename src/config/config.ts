@@ -35,6 +35,12 @@ export interface AppConfig {
   role: Role;
   dedupWindowMs: number;
   deliveryConcurrency: number;
+  /**
+   * How long a delivery job's lock lasts (BullMQ lockDuration; the worker renews it at half this
+   * while the job runs). Also how often stalled jobs are looked for, so a crashed worker's jobs
+   * are taken over by another worker after at most about twice this.
+   */
+  deliveryLockMs: number;
   adminToken?: string;
   engage: { syncIntervalMs: number };
   /** How long dead letters are kept (DEAD_LETTER_RETENTION). */
@@ -135,6 +141,10 @@ class EnvironmentVariables {
   @IsOptional()
   @Matches(INTEGER, { message: 'must be a whole number from 1 to 10000' })
   DELIVERY_CONCURRENCY?: string;
+
+  @IsOptional()
+  @Matches(DURATION, { message: 'must be a duration such as 30s' })
+  DELIVERY_LOCK_DURATION?: string;
 
   @IsOptional()
   @MinLength(16, { message: 'must be at least 16 characters (a long random string)' })
@@ -239,6 +249,7 @@ export function loadConfig(env: Env): AppConfig {
     role: (raw.SERVICE_ROLE ?? 'all') as Role,
     dedupWindowMs: duration('DEDUP_WINDOW', '24h', 60_000, 30 * 86_400_000),
     deliveryConcurrency: int('DELIVERY_CONCURRENCY', 2000, 1, 10_000),
+    deliveryLockMs: duration('DELIVERY_LOCK_DURATION', '30s', 1000, 600_000),
     adminToken: raw.ADMIN_TOKEN,
     engage: { syncIntervalMs: duration('ENGAGE_SYNC_INTERVAL', '2h30m', 60_000, 86_400_000) },
     deadLetterRetentionMs: duration('DEAD_LETTER_RETENTION', '7d', 60_000, 90 * 86_400_000),

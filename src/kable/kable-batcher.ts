@@ -54,6 +54,16 @@ export class KableBatcher {
     this.pump();
   }
 
+  /**
+   * Answers every event not sent yet as retryable, so that its job is handed back to the queue
+   * (retried later, here or by another worker). Used at shutdown when Kable is too slow to drain.
+   */
+  abandon(reason: string): void {
+    const unsent = this.buffer.splice(0);
+    for (const p of unsent) p.resolve({ kind: 'retryable', reason });
+    this.schedule();
+  }
+
   get pending(): number {
     return this.buffer.length;
   }

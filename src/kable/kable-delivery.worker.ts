@@ -54,9 +54,15 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
       connection: (this.connection = new Redis(this.config.redis.url, workerConnectionOptions())),
       prefix: this.config.redis.prefix,
       concurrency: this.config.deliveryConcurrency,
-      // A job holds its lock while it waits for Kable; a request can take up to the request timeout.
-      lockDuration: Math.max(30_000, this.config.kable.requestTimeoutMs * 3),
+      // The worker renews a job's lock at half this while the job waits for Kable. A crashed
+      // worker's jobs are found stalled and handed to another worker within about twice this.
+      lockDuration: this.config.deliveryLockMs,
+      stalledInterval: this.config.deliveryLockMs,
       maxStalledCount: 1_000,
+      // BullMQ only checks the queue's rate limit (set by worker.rateLimit on a 429) when a limiter
+      // is configured; without one, only the worker that met the 429 paused and the others kept
+      // sending. This limiter never binds on its own (a billion jobs a second).
+      limiter: { max: 1_000_000_000, duration: 1000 },
       settings: {
         backoffStrategy: (attemptsMade: number, type?: string, error?: Error) =>
           type === BACKOFF_TYPE
@@ -71,10 +77,14 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // Stop taking jobs, send what is buffered now, and wait for the active jobs to finish.
+    // Stop taking jobs, send what is buffered now, and wait for the active jobs to finish. If Kable
+    // is slow or down, what is still unsent after one request timeout is handed back instead, so
+    // the stop takes at most about two request timeouts however large the backlog.
     const closing = this.worker?.close();
     this.batcher.flush();
+    const giveUp = setTimeout(() => this.batcher.abandon('not sent before the worker stopped'), this.config.kable.requestTimeoutMs);
     await closing;
+    clearTimeout(giveUp);
     await this.client.close();
     this.connection?.disconnect();
   }
