@@ -1,5 +1,6 @@
 import { Controller, Get, Global, Header, Module } from '@nestjs/common';
 import { MetricsService } from './metrics.service.js';
+import { QueueDepthCollector } from './queue-depth.collector.js';
 
 @Controller('metrics')
 class MetricsController {
@@ -13,5 +14,5 @@ class MetricsController {
 }
 
 @Global()
-@Module({ controllers: [MetricsController], providers: [MetricsService], exports: [MetricsService] })
+@Module({ controllers: [MetricsController], providers: [MetricsService, QueueDepthCollector], exports: [MetricsService] })
 export class MetricsModule {}
