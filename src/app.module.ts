@@ -1,12 +1,14 @@
 import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import type { DestinationStream } from 'pino';
 import type { AppConfig } from './config/config.js';
 import { AppConfigModule } from './config/config.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IngestModule } from './ingest/ingest.module.js';
 import { KableModule } from './kable/kable.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { loggerModule } from './ops/logging.js';
 import { REDIS, RedisModule } from './redis/redis.module.js';
 
 /**
@@ -15,12 +17,13 @@ import { REDIS, RedisModule } from './redis/redis.module.js';
  */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, log: { stream?: DestinationStream; silent?: boolean } = {}): DynamicModule {
     const runsApi = config.role !== 'worker';
     return {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(config),
+        loggerModule(config, log),
         RedisModule,
         MetricsModule,
         BullModule.forRootAsync({

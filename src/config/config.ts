@@ -38,6 +38,8 @@ export interface AppConfig {
   adminToken?: string;
   engage: { syncIntervalMs: number };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** `json` (one JSON object per line, the default) or `pretty` (LOG_FORMAT=pretty, or NODE_ENV=development). */
+  logFormat: 'json' | 'pretty';
 }
 
 /** Thrown by loadConfig: one line per problem, each naming the variable. Never contains a value. */
@@ -143,6 +145,10 @@ class EnvironmentVariables {
   @IsOptional()
   @IsIn(['debug', 'info', 'warn', 'error'], { message: 'must be one of: debug, info, warn, error' })
   LOG_LEVEL?: string;
+
+  @IsOptional()
+  @IsIn(['json', 'pretty'], { message: 'must be one of: json, pretty' })
+  LOG_FORMAT?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -228,6 +234,7 @@ export function loadConfig(env: Env): AppConfig {
     adminToken: raw.ADMIN_TOKEN,
     engage: { syncIntervalMs: duration('ENGAGE_SYNC_INTERVAL', '2h30m', 60_000, 86_400_000) },
     logLevel: (raw.LOG_LEVEL ?? 'info') as AppConfig['logLevel'],
+    logFormat: (raw.LOG_FORMAT ?? (raw.NODE_ENV === 'development' ? 'pretty' : 'json')) as AppConfig['logFormat'],
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

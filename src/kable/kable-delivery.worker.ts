@@ -152,8 +152,16 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   private recordRequest(result: SendResult, events: number): void {
     this.metrics.kableRequestDuration.observe({ outcome: result.kind }, result.durationMs / 1000);
     this.metrics.kableRequestEvents.observe(events);
-    const line = `POST events/create: ${events} event(s), ${result.kind === 'ok' ? `HTTP ${result.status}` : result.reason}, ${result.durationMs} ms, X-REQUEST-ID ${result.requestId ?? '-'}`;
-    if (result.kind === 'ok') this.logger.debug(line);
+    // One structured line per Kable request; X-REQUEST-ID is what Kable support asks for.
+    const line = {
+      msg: `Kable POST /api/v1/events/create: ${result.kind === 'ok' ? `HTTP ${result.status}` : result.reason}`,
+      events,
+      outcome: result.kind,
+      status: result.status,
+      durationMs: result.durationMs,
+      kableRequestId: result.requestId,
+    };
+    if (result.kind === 'ok') this.logger.log(line);
     else this.logger.warn(line);
   }
 }

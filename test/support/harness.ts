@@ -29,7 +29,10 @@ export function testPrefix(): string {
  * Boots the real service (Fastify, BullMQ, a real Redis) against a fresh Kable emulator.
  * `env` overrides settings; every key written is under a unique prefix and removed by close().
  */
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+export async function startHarness(
+  env: Record<string, string> = {},
+  options: { logStream?: { write(line: string): void } } = {},
+): Promise<Harness> {
   const kable = new KableEmulator({ clientId: KABLE_CLIENT_ID, apiKey: KABLE_API_KEY });
   const kableUrl = await kable.start();
   const prefix = testPrefix();
@@ -46,7 +49,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     LOG_LEVEL: 'error',
     ...env,
   });
-  const app = await createApp(config, { logger: false });
+  const app = await createApp(config, options.logStream ? { logStream: options.logStream } : { logger: false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address() as { port: number };
   const redis = new Redis(REDIS_URL);
