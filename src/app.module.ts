@@ -9,6 +9,7 @@ import { IngestModule } from './ingest/ingest.module.js';
 import { KableModule } from './kable/kable.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { loggerModule } from './ops/logging.js';
+import { OpsModule } from './ops/ops.module.js';
 import { REDIS, RedisModule } from './redis/redis.module.js';
 
 /**
@@ -33,6 +34,7 @@ export class AppModule {
         }),
         KableModule.forRoot(config),
         HealthModule,
+        OpsModule.forRoot(config),
         ...(runsApi ? [IngestModule] : []),
       ],
     };

@@ -5,6 +5,7 @@ import { DeliveryProducer } from '../kable/delivery.producer.js';
 import type { KableEvent } from '../kable/kable-event.js';
 import { toKableEvent } from '../kable/mapping.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { receivedValue } from '../ops/event-trace.js';
 import { DedupStore } from './dedup.store.js';
 import { type MessageType, type RejectCode, type SegmentMessage, validateMessage } from './segment-message.js';
 
@@ -60,6 +61,9 @@ export class IngestService {
     const inRequest = new Set<string>();
     let skipped = 0;
     let deduplicated = 0;
+    // Trace records of skipped and rejected messages (GET /v1/events/:messageId).
+    const notes: Array<[string, string]> = [];
+    const now = receivedAt.getTime();
 
     messages.forEach((raw, index) => {
       const merged = input.shared ? withShared(raw, input.shared) : raw;
@@ -73,12 +77,16 @@ export class IngestService {
           error: result.error,
         });
         this.metrics.rejected.inc({ reason: result.code });
+        if (typeof messageId === 'string' && messageId !== '' && messageId.length <= 100) {
+          notes.push([messageId, JSON.stringify({ stage: 'rejected', at: now, code: result.code, error: result.error })]);
+        }
         return;
       }
       const message = result.message;
       const skip = (reason: string) => {
         skipped += 1;
         this.metrics.skipped.inc({ type: message.type, reason });
+        notes.push([message.messageId, JSON.stringify({ stage: 'skipped', at: now, type: message.type, reason })]);
       };
       if (message.type !== 'track') return skip('not_forwarded');
       const mapped = toKableEvent(message, this.config.kable, receivedAt);
@@ -92,18 +100,24 @@ export class IngestService {
     });
 
     let queued = 0;
-    if (candidates.length > 0) {
+    if (candidates.length > 0 || notes.length > 0) {
       try {
         const seen = await this.dedup.seen(candidates.map((e) => e.transactionId));
         const fresh = candidates.filter((_, i) => !seen[i]);
         deduplicated += candidates.length - fresh.length;
-        await this.producer.enqueue(fresh, 'ingest');
+        const jobId = await this.producer.enqueue(fresh, 'ingest');
         queued = fresh.length;
-        await this.dedup.remember(fresh.map((e) => e.transactionId)).catch((error: Error) => {
-          // Queued but not remembered: a retry would be queued again with the same transactionId,
-          // which Kable discards. Not worth failing the request for.
-          this.logger.warn(`could not record messageIds for deduplication: ${error.message}`);
-        });
+        await this.dedup
+          .remember(
+            fresh.map((e) => e.transactionId),
+            receivedValue(receivedAt, jobId),
+            notes,
+          )
+          .catch((error: Error) => {
+            // Queued but not remembered: a retry would be queued again with the same transactionId,
+            // which Kable discards. Not worth failing the request for.
+            this.logger.warn(`could not record messageIds for deduplication: ${error.message}`);
+          });
       } catch (error) {
         throw new StorageUnavailableError((error as Error).message);
       }

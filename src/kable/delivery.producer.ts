@@ -9,9 +9,10 @@ import { type DeliverJobData, JOBS, QUEUES } from './queues.js';
 export class DeliveryProducer {
   constructor(@InjectQueue(QUEUES.delivery) private readonly queue: Queue<DeliverJobData>) {}
 
-  /** Resolves once the job is stored in Redis; rejects if Redis cannot take it. */
-  async enqueue(events: KableEvent[], source: DeliverJobData['source']): Promise<void> {
-    if (events.length === 0) return;
-    await this.queue.add(JOBS.deliver, { events, source });
+  /** Resolves with the job's id once the job is stored in Redis; rejects if Redis cannot take it. */
+  async enqueue(events: KableEvent[], source: DeliverJobData['source']): Promise<string | undefined> {
+    if (events.length === 0) return undefined;
+    const job = await this.queue.add(JOBS.deliver, { events, source });
+    return job.id;
   }
 }
