@@ -8,6 +8,7 @@ import type { AppConfig } from './config/config.js';
 import { HttpExceptionFilter } from './http/http-exception.filter.js';
 import { LIMITS } from './ingest/segment-message.js';
 import { requestId } from './ops/logging.js';
+import { setupOpenApi } from './ops/openapi.js';
 import { mountQueueDashboard } from './ops/queue-dashboard.js';
 
 const SINGLE_MESSAGE_ROUTE = /^\/v1\/(track|identify|page|screen|group|alias)(\?|$)/;
@@ -68,6 +69,7 @@ export async function createApp(
   });
   app.useGlobalFilters(new HttpExceptionFilter());
   mountQueueDashboard(app, config);
+  setupOpenApi(app);
   app.enableShutdownHooks();
   return app;
 }
