@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import request from 'supertest';
 import { basicAuth, type Harness, startHarness, track } from './support/harness.js';
 
@@ -36,5 +37,15 @@ describe('GET /metrics', () => {
     ]) {
       expect(text).toContain(`# TYPE ${name} `);
     }
+  });
+
+  it('serves every metric the sample Grafana dashboard queries', async () => {
+    const dashboard = readFileSync(new URL('../ops/grafana-dashboard.json', import.meta.url), 'utf8');
+    const used = new Set(
+      [...dashboard.matchAll(/\b((?:segment|kable|ingest|bullmq|engage)_[a-z_]+)/g)].map((m) => m[1].replace(/_(bucket|sum|count)$/, '')),
+    );
+    expect(used.size).toBeGreaterThanOrEqual(15);
+    const text = (await request(h.url).get('/metrics')).text;
+    for (const name of used) expect(text).toContain(`# TYPE ${name} `);
   });
 });
