@@ -128,4 +128,23 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
     expect(keys.filter((k) => /preview-1|p2|p3/.test(k))).toEqual([]);
     expect((await trace('preview-1')).status).toBe(404);
   });
+
+  it('keeps no trace keys with EVENT_TRACE_WINDOW=0, only the accepted record', async () => {
+    const off = await startHarness({ ADMIN_TOKEN, EVENT_TRACE_WINDOW: '0' });
+    try {
+      const res = await request(off.url)
+        .post('/v1/batch')
+        .set('authorization', basicAuth())
+        .send({ batch: [track({ messageId: 'untraced-1' }), { type: 'identify', userId: 'u1', messageId: 'untraced-2' }] });
+      expect(res.status).toBe(200);
+      await off.kable.waitForEvents(1);
+      await sleep(300);
+      expect(await off.redis.keys(`${off.prefix}:trace:*`)).toEqual([]);
+      const accepted = await request(off.url).get('/v1/events/untraced-1').set('authorization', admin);
+      expect(accepted.body).toMatchObject({ status: 'accepted', received: { accepted: true }, job: { state: 'completed' } });
+      expect((await request(off.url).get('/v1/events/untraced-2').set('authorization', admin)).status).toBe(404);
+    } finally {
+      await off.close();
+    }
+  });
 });

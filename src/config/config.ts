@@ -34,6 +34,8 @@ export interface AppConfig {
   http: { port: number; host: string };
   role: Role;
   dedupWindowMs: number;
+  /** How long GET /v1/events/:messageId keeps delivery and skip records (EVENT_TRACE_WINDOW); 0 turns them off. */
+  eventTraceWindowMs: number;
   deliveryConcurrency: number;
   adminToken?: string;
   engage: { syncIntervalMs: number };
@@ -129,6 +131,10 @@ class EnvironmentVariables {
   @IsOptional()
   @Matches(DURATION, { message: 'must be a duration such as 24h' })
   DEDUP_WINDOW?: string;
+
+  @IsOptional()
+  @Matches(DURATION, { message: 'must be a duration such as 2h, or 0 to keep no event traces' })
+  EVENT_TRACE_WINDOW?: string;
 
   @IsOptional()
   @Matches(INTEGER, { message: 'must be a whole number from 1 to 10000' })
@@ -230,12 +236,16 @@ export function loadConfig(env: Env): AppConfig {
     http: { port: int('PORT', 3000, 1, 65535), host: raw.HOST ?? '0.0.0.0' },
     role: (raw.SERVICE_ROLE ?? 'all') as Role,
     dedupWindowMs: duration('DEDUP_WINDOW', '24h', 60_000, 30 * 86_400_000),
+    eventTraceWindowMs: 0, // set below: defaults to the deduplication window
     deliveryConcurrency: int('DELIVERY_CONCURRENCY', 2000, 1, 10_000),
     adminToken: raw.ADMIN_TOKEN,
     engage: { syncIntervalMs: duration('ENGAGE_SYNC_INTERVAL', '2h30m', 60_000, 86_400_000) },
     logLevel: (raw.LOG_LEVEL ?? 'info') as AppConfig['logLevel'],
     logFormat: (raw.LOG_FORMAT ?? (raw.NODE_ENV === 'development' ? 'pretty' : 'json')) as AppConfig['logFormat'],
   };
+
+  config.eventTraceWindowMs =
+    raw.EVENT_TRACE_WINDOW === undefined ? config.dedupWindowMs : duration('EVENT_TRACE_WINDOW', '24h', 0, 30 * 86_400_000);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

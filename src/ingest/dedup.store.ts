@@ -42,7 +42,7 @@ export class DedupStore {
     if (messageIds.length === 0 && notes.length === 0) return;
     const pipeline = this.redis.pipeline();
     for (const id of messageIds) pipeline.set(this.key(id), value, 'PX', this.config.dedupWindowMs);
-    for (const [id, record] of notes) pipeline.set(traceKey(this.keys, id), record, 'PX', this.config.dedupWindowMs, 'NX');
+    for (const [id, record] of notes) pipeline.set(traceKey(this.keys, id), record, 'PX', this.config.eventTraceWindowMs, 'NX');
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error);
     if (failed) throw failed[0] as Error;

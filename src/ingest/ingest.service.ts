@@ -64,6 +64,7 @@ export class IngestService {
     // Trace records of skipped and rejected messages (GET /v1/events/:messageId).
     const notes: Array<[string, string]> = [];
     const now = receivedAt.getTime();
+    const traced = this.config.eventTraceWindowMs > 0;
 
     messages.forEach((raw, index) => {
       const merged = input.shared ? withShared(raw, input.shared) : raw;
@@ -77,7 +78,7 @@ export class IngestService {
           error: result.error,
         });
         this.metrics.rejected.inc({ reason: result.code });
-        if (typeof messageId === 'string' && messageId !== '' && messageId.length <= 100) {
+        if (traced && typeof messageId === 'string' && messageId !== '' && messageId.length <= 100) {
           notes.push([messageId, JSON.stringify({ stage: 'rejected', at: now, code: result.code, error: result.error })]);
         }
         return;
@@ -86,7 +87,7 @@ export class IngestService {
       const skip = (reason: string) => {
         skipped += 1;
         this.metrics.skipped.inc({ type: message.type, reason });
-        notes.push([message.messageId, JSON.stringify({ stage: 'skipped', at: now, type: message.type, reason })]);
+        if (traced) notes.push([message.messageId, JSON.stringify({ stage: 'skipped', at: now, type: message.type, reason })]);
       };
       if (message.type !== 'track') return skip('not_forwarded');
       const mapped = toKableEvent(message, this.config.kable, receivedAt);

@@ -8,8 +8,8 @@ import { QUEUES } from '../kable/queues.js';
 import { REDIS, RedisKeys } from '../redis/redis.module.js';
 
 /**
- * "Where is my event?" Records live in two keys per messageId, both kept for the deduplication
- * window (DEDUP_WINDOW):
+ * "Where is my event?" Records live in two keys per messageId, kept for the deduplication window
+ * (DEDUP_WINDOW) and the trace window (EVENT_TRACE_WINDOW, by default the same; 0 = no trace keys):
  * - `{prefix}:dedup:{id}`: written by ingest when the event is queued; its presence is what
  *   deduplication checks, its value is a small `ReceivedRecord`.
  * - `{prefix}:trace:{id}`: a `TraceRecord`: written by ingest for skipped and rejected messages
@@ -53,8 +53,11 @@ export function traceKey(keys: RedisKeys, messageId: string): string {
 /** What GET /v1/events/:messageId answers. */
 export interface EventTrace {
   messageId: string;
-  /** queued: accepted and waiting for Kable; retrying: Kable failed, will try again; failed: kept as a dead letter. */
-  status: 'queued' | 'delivered' | 'retrying' | 'failed' | 'skipped' | 'rejected';
+  /**
+   * queued: accepted and waiting for Kable; retrying: Kable failed, will try again; failed: kept as
+   * a dead letter; accepted: accepted, delivery not traced (EVENT_TRACE_WINDOW=0; see `job`).
+   */
+  status: 'queued' | 'delivered' | 'retrying' | 'failed' | 'skipped' | 'rejected' | 'accepted';
   received?: { at: string; accepted: true; jobId?: string };
   skipped?: { at: string; type: string; reason: string };
   rejected?: { at: string; code: string; error: string };
@@ -74,11 +77,12 @@ export class EventTraceStore {
 
   /** Writes one record per event in one pipeline; `onlyNew` keeps an existing record. */
   async write(records: Array<[messageId: string, record: TraceRecord]>, onlyNew = false): Promise<void> {
-    if (records.length === 0) return;
+    const ttl = this.config.eventTraceWindowMs;
+    if (records.length === 0 || ttl === 0) return;
     const pipeline = this.redis.pipeline();
     for (const [id, record] of records) {
-      if (onlyNew) pipeline.set(traceKey(this.keys, id), JSON.stringify(record), 'PX', this.config.dedupWindowMs, 'NX');
-      else pipeline.set(traceKey(this.keys, id), JSON.stringify(record), 'PX', this.config.dedupWindowMs);
+      if (onlyNew) pipeline.set(traceKey(this.keys, id), JSON.stringify(record), 'PX', ttl, 'NX');
+      else pipeline.set(traceKey(this.keys, id), JSON.stringify(record), 'PX', ttl);
     }
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error);
@@ -91,7 +95,7 @@ export class EventTraceStore {
     const received = receivedRaw === null ? undefined : parseReceived(receivedRaw);
     const trace = traceRaw === null ? undefined : (JSON.parse(traceRaw) as TraceRecord);
     const iso = (ms: number) => new Date(ms).toISOString();
-    const out: EventTrace = { messageId, status: 'queued' };
+    const out: EventTrace = { messageId, status: this.config.eventTraceWindowMs > 0 ? 'queued' : 'accepted' };
     if (received) out.received = { at: iso(received.r), accepted: true, ...(received.j ? { jobId: received.j } : {}) };
     switch (trace?.stage) {
       case 'skipped':
@@ -115,6 +119,7 @@ export class EventTraceStore {
     if (trace && (!received || ['delivered', 'retrying', 'failed'].includes(trace.stage))) out.status = trace.stage;
     const jobId = received?.j ?? (trace && 'jobId' in trace ? trace.jobId : undefined);
     if (jobId && out.status !== 'delivered') {
+      // Completed jobs are kept an hour, failed ones a week (kable.module.ts).
       const job = await this.queue.getJob(jobId);
       if (job) out.job = { id: jobId, state: await job.getState(), attemptsMade: job.attemptsMade };
     }
