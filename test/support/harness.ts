@@ -28,6 +28,8 @@ export function testPrefix(): string {
 /**
  * Boots the real service (Fastify, BullMQ, a real Redis) against a fresh Kable emulator.
  * `env` overrides settings; every key written is under a unique prefix and removed by close().
+ * Logs are off unless `logStream` is given. nestjs-pino builds its pino-http once per module
+ * registry (per test file), so a file that captures logs passes `logStream` to its first harness.
  */
 export async function startHarness(
   env: Record<string, string> = {},
