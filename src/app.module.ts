@@ -1,6 +1,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import type { DestinationStream } from 'pino';
 import type { AppConfig } from './config/config.js';
 import { AppConfigModule } from './config/config.module.js';
 import { EngageModule } from './engage/engage.module.js';
@@ -9,6 +10,8 @@ import { IngestModule } from './ingest/ingest.module.js';
 import { DeadLetterModule } from './kable/dead-letter.module.js';
 import { KableModule } from './kable/kable.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { loggerModule } from './ops/logging.js';
+import { OpsModule } from './ops/ops.module.js';
 import { REDIS, RedisModule } from './redis/redis.module.js';
 
 /**
@@ -17,12 +20,13 @@ import { REDIS, RedisModule } from './redis/redis.module.js';
  */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, log: { stream?: DestinationStream; silent?: boolean } = {}): DynamicModule {
     const runsApi = config.role !== 'worker';
     return {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(config),
+        loggerModule(config, log),
         RedisModule,
         MetricsModule,
         BullModule.forRootAsync({
@@ -33,6 +37,7 @@ export class AppModule {
         KableModule.forRoot(config),
         EngageModule.forRoot(config),
         HealthModule,
+        OpsModule.forRoot(config),
         ...(runsApi ? [IngestModule, DeadLetterModule] : []),
       ],
     };

@@ -1,11 +1,16 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
+import { Logger } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/config.js';
 import { HttpExceptionFilter } from './http/http-exception.filter.js';
 import { describeJsonError, MAX_JSON_DEPTH, nestedDeeperThan } from './ingest/json-depth.js';
 import { LIMITS } from './ingest/segment-message.js';
+import { requestId } from './ops/logging.js';
+import { setupOpenApi } from './ops/openapi.js';
+import { mountQueueDashboard } from './ops/queue-dashboard.js';
 
 const SINGLE_MESSAGE_ROUTE = /^\/v1\/(track|identify|page|screen|group|alias)(\?|$)/;
 
@@ -48,25 +53,34 @@ export function configureBodyParsing(fastify: FastifyInstance): void {
   });
 }
 
+/**
+ * Builds the app. Logs go through pino (src/ops/logging.ts) to stdout, or to `logStream` (tests);
+ * `logger: false` silences them.
+ */
 export async function createApp(
   config: AppConfig,
-  options: { logger?: false | ('error' | 'warn' | 'log' | 'debug')[] } = {},
+  options: { logger?: false; logStream?: DestinationStream } = {},
 ): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: LIMITS.batchBytes });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const adapter = new FastifyAdapter({ bodyLimit: LIMITS.batchBytes, genReqId: requestId });
+  const silent = options.logger === false;
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, { stream: options.logStream, silent }), adapter, {
     bodyParser: false,
-    logger: options.logger ?? levels(config.logLevel),
+    bufferLogs: !silent,
+    logger: silent ? false : undefined,
   });
-  configureBodyParsing(app.getHttpAdapter().getInstance());
+  // Nest's own Logger (every `new Logger('X')`) now writes through pino.
+  if (!silent) app.useLogger(app.get(Logger));
+  const fastify = app.getHttpAdapter().getInstance();
+  configureBodyParsing(fastify);
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    done();
+  });
   app.useGlobalFilters(new HttpExceptionFilter());
+  mountQueueDashboard(app, config);
+  setupOpenApi(app);
   // On SIGTERM/SIGINT: close, then exit 0. Without useProcessExit Nest re-raises the signal after
   // closing, so a clean stop looks like a crash (killed by SIGTERM) to supervisors and CI.
   app.enableShutdownHooks([], { useProcessExit: true });
   return app;
-}
-
-function levels(level: AppConfig['logLevel']): ('error' | 'warn' | 'log' | 'debug')[] {
-  const all = ['error', 'warn', 'log', 'debug'] as const;
-  const upTo = { error: 1, warn: 2, info: 3, debug: 4 }[level];
-  return all.slice(0, upTo);
 }

@@ -262,7 +262,7 @@ describe('Engage audiences', () => {
       producer.enqueue = async (events, source) => {
         entered();
         await gate;
-        await enqueue(events, source);
+        return enqueue(events, source);
       };
       const running = request(h.url)
         .post('/v1/audiences/sync')
@@ -322,11 +322,12 @@ describe('Engage audiences', () => {
       let queuedByFailedAttempt = 0;
       producer.enqueue = async (events, source) => {
         const call = calls.push(events);
-        await enqueue(events, source);
+        const jobId = await enqueue(events, source);
         if (call === 7) {
           queuedByFailedAttempt = calls.length; // the whole step (up to four jobs) was started
           throw new Error('simulated crash after queuing');
         }
+        return jobId;
       };
       const res = await request(h.url).post('/v1/audiences/sync').set('authorization', `Bearer ${ADMIN_TOKEN}`);
       expect(res.status).toBe(200);

@@ -34,6 +34,8 @@ export interface AppConfig {
   http: { port: number; host: string };
   role: Role;
   dedupWindowMs: number;
+  /** How long GET /v1/events/:messageId keeps delivery and skip records (EVENT_TRACE_WINDOW); 0 turns them off. */
+  eventTraceWindowMs: number;
   deliveryConcurrency: number;
   /**
    * How long a delivery job's lock lasts (BullMQ lockDuration; the worker renews it at half this
@@ -48,6 +50,8 @@ export interface AppConfig {
   /** Queued events past which ingest answers 503 with Retry-After (BACKLOG_LIMIT). */
   backlogLimit: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** `json` (one JSON object per line, the default) or `pretty` (LOG_FORMAT=pretty, or NODE_ENV=development). */
+  logFormat: 'json' | 'pretty';
 }
 
 /** Thrown by loadConfig: one line per problem, each naming the variable. Never contains a value. */
@@ -139,6 +143,10 @@ class EnvironmentVariables {
   DEDUP_WINDOW?: string;
 
   @IsOptional()
+  @Matches(DURATION, { message: 'must be a duration such as 2h, or 0 to keep no event traces' })
+  EVENT_TRACE_WINDOW?: string;
+
+  @IsOptional()
   @Matches(INTEGER, { message: 'must be a whole number from 1 to 10000' })
   DELIVERY_CONCURRENCY?: string;
 
@@ -165,6 +173,10 @@ class EnvironmentVariables {
   @IsOptional()
   @IsIn(['debug', 'info', 'warn', 'error'], { message: 'must be one of: debug, info, warn, error' })
   LOG_LEVEL?: string;
+
+  @IsOptional()
+  @IsIn(['json', 'pretty'], { message: 'must be one of: json, pretty' })
+  LOG_FORMAT?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -248,6 +260,7 @@ export function loadConfig(env: Env): AppConfig {
     http: { port: int('PORT', 3000, 1, 65535), host: raw.HOST ?? '0.0.0.0' },
     role: (raw.SERVICE_ROLE ?? 'all') as Role,
     dedupWindowMs: duration('DEDUP_WINDOW', '24h', 60_000, 30 * 86_400_000),
+    eventTraceWindowMs: 0, // set below: defaults to the deduplication window
     deliveryConcurrency: int('DELIVERY_CONCURRENCY', 2000, 1, 10_000),
     deliveryLockMs: duration('DELIVERY_LOCK_DURATION', '30s', 1000, 600_000),
     adminToken: raw.ADMIN_TOKEN,
@@ -255,7 +268,11 @@ export function loadConfig(env: Env): AppConfig {
     deadLetterRetentionMs: duration('DEAD_LETTER_RETENTION', '7d', 60_000, 90 * 86_400_000),
     backlogLimit: int('BACKLOG_LIMIT', 500_000, 1, 1_000_000_000),
     logLevel: (raw.LOG_LEVEL ?? 'info') as AppConfig['logLevel'],
+    logFormat: (raw.LOG_FORMAT ?? (raw.NODE_ENV === 'development' ? 'pretty' : 'json')) as AppConfig['logFormat'],
   };
+
+  config.eventTraceWindowMs =
+    raw.EVENT_TRACE_WINDOW === undefined ? config.dedupWindowMs : duration('EVENT_TRACE_WINDOW', '24h', 0, 30 * 86_400_000);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

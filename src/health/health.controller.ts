@@ -1,5 +1,6 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -18,6 +19,7 @@ const CHECK_TIMEOUT_MS = 1000;
  * reports the backlog in jobs and in events, and BACKLOG_LIMIT (past it, ingest answers 503).
  * Uses the service's existing Redis connection.
  */
+@ApiTags('operations')
 @Controller('health')
 export class HealthController {
   constructor(
@@ -31,12 +33,25 @@ export class HealthController {
 
   @Get('live')
   @HealthCheck()
+  @ApiOperation({ summary: 'Liveness: the process answers (no auth)' })
+  @ApiOkResponse({ example: { status: 'ok', info: {}, error: {}, details: {} } })
   live() {
     return this.health.check([]);
   }
 
   @Get('ready')
   @HealthCheck()
+  @ApiOperation({ summary: 'Readiness: Redis answers and the delivery queue can be read; reports the backlog (no auth)' })
+  @ApiOkResponse({
+    example: {
+      status: 'ok',
+      info: {
+        redis: { status: 'up', latencyMs: 0.4 },
+        deliveryQueue: { status: 'up', backlogJobs: 0, waiting: 0, active: 0, delayed: 0, prioritized: 0, failed: 0 },
+      },
+    },
+  })
+  @ApiServiceUnavailableResponse({ description: 'Redis or the queue does not answer: send no traffic here' })
   ready() {
     return this.health.check([() => this.checkRedis(), () => this.checkQueue()]);
   }

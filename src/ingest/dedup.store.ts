@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { traceKey } from '../ops/event-trace.js';
 import { REDIS, RedisKeys } from '../redis/redis.module.js';
 
 /**
@@ -31,10 +32,17 @@ export class DedupStore {
     return values.map((value) => value !== null);
   }
 
-  async remember(messageIds: string[]): Promise<void> {
-    if (messageIds.length === 0) return;
+  /**
+   * Marks the ids as accepted; `value` (a small JSON ReceivedRecord, src/ops/event-trace.ts) says
+   * when and in which job, for GET /v1/events/:messageId. `notes` are trace records of the
+   * request's skipped and rejected messages, written in the same round trip, never over one
+   * that exists.
+   */
+  async remember(messageIds: string[], value = '1', notes: Array<[messageId: string, record: string]> = []): Promise<void> {
+    if (messageIds.length === 0 && notes.length === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const id of messageIds) pipeline.set(this.key(id), '1', 'PX', this.config.dedupWindowMs);
+    for (const id of messageIds) pipeline.set(this.key(id), value, 'PX', this.config.dedupWindowMs);
+    for (const [id, record] of notes) pipeline.set(traceKey(this.keys, id), record, 'PX', this.config.eventTraceWindowMs, 'NX');
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error);
     if (failed) throw failed[0] as Error;

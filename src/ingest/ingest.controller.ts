@@ -1,10 +1,12 @@
 import { Body, Controller, Headers, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
+import { ApiBasicAuth, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { HttpError } from '../http/http-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { BacklogGate } from './backlog.gate.js';
+import { ApiErrors, AUTH, INGEST_RESULT_EXAMPLE, TRACK_EXAMPLE } from '../ops/openapi.js';
 import { type IngestResult, IngestService, StorageUnavailableError } from './ingest.service.js';
 import { LIMITS, MESSAGE_TYPES, type MessageType } from './segment-message.js';
 import { SecretMatcher, verifySignature, writeKeyFromBasic } from './write-key.auth.js';
@@ -25,6 +27,17 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * Segment's HTTP Tracking API (what the SDKs speak) and the Webhooks destination format.
  * 200 means every accepted message is durably in Redis.
  */
+const INGEST_ERRORS = ApiErrors({
+  401: UNAUTHORIZED,
+  413: 'body is 600000 bytes; the limit for /v1/batch is 512000 bytes',
+  503: 'the messages could not be stored (Redis is unavailable); nothing was accepted, retry later',
+});
+const INGEST_OK = ApiOkResponse({
+  description: 'Every accepted message is durably queued (or deduplicated, or skipped as not usage). `rejected` lists invalid messages.',
+  example: INGEST_RESULT_EXAMPLE,
+});
+
+@ApiTags('ingest')
 @Controller('v1')
 export class IngestController {
   private readonly writeKeys: SecretMatcher;
@@ -40,6 +53,17 @@ export class IngestController {
 
   @Post('batch')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Segment Tracking API batch: up to 2,500 messages of any type, 500 KB' })
+  @ApiBasicAuth(AUTH.writeKey)
+  @ApiBody({
+    schema: { type: 'object', required: ['batch'], properties: { batch: { type: 'array', items: { type: 'object' } } } },
+    examples: {
+      batch: { value: { batch: [TRACK_EXAMPLE, { type: 'identify', userId: 'yourcompanyuser_1234567890', traits: { plan: 'pro' } }] } },
+    },
+  })
+  @INGEST_OK
+  @INGEST_ERRORS
+  @ApiErrors({ 400: 'no message in the request is valid' })
   async batch(@Body() body: unknown, @Headers('authorization') authorization: string | undefined, @Req() req: RawRequest) {
     this.authenticate(authorization, body);
     if (!isObject(body) || !Array.isArray(body.batch)) {
@@ -54,6 +78,16 @@ export class IngestController {
 
   @Post('webhook')
   @HttpCode(200)
+  @ApiOperation({ summary: "Segment's Webhooks destination: one message, or an array of messages (Actions webhook batching)" })
+  @ApiBasicAuth(AUTH.writeKey)
+  @ApiSecurity(AUTH.signature)
+  @ApiBody({
+    schema: { oneOf: [{ type: 'object' }, { type: 'array', items: { type: 'object' } }] },
+    examples: { track: { value: TRACK_EXAMPLE } },
+  })
+  @INGEST_OK
+  @INGEST_ERRORS
+  @ApiErrors({ 400: 'no message in the request is valid' })
   async webhook(
     @Body() body: unknown,
     @Headers('authorization') authorization: string | undefined,
@@ -81,6 +115,16 @@ export class IngestController {
 
   @Post(':type')
   @HttpCode(200)
+  @ApiOperation({
+    summary: 'Segment Tracking API single call: /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias (32 KB)',
+    description: 'Only track calls become Kable events; the other types are accepted and counted as skipped.',
+  })
+  @ApiParam({ name: 'type', enum: MESSAGE_TYPES })
+  @ApiBasicAuth(AUTH.writeKey)
+  @ApiBody({ schema: { type: 'object' }, examples: { track: { value: TRACK_EXAMPLE } } })
+  @INGEST_OK
+  @INGEST_ERRORS
+  @ApiErrors({ 400: 'event is required on a track call (a non-empty string)', 404: 'no endpoint /v1/foo' })
   async single(
     @Param('type') type: string,
     @Body() body: unknown,

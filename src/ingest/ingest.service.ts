@@ -10,6 +10,7 @@ import { REDIS } from '../redis/redis.module.js';
 import { withTimeout } from '../redis/with-timeout.js';
 import { EngageService } from '../engage/engage.service.js';
 import { classifyMembership, type Membership } from '../engage/membership.js';
+import { receivedValue } from '../ops/event-trace.js';
 import { DedupStore } from './dedup.store.js';
 import { type MessageType, type RejectCode, type SegmentMessage, validateMessage } from './segment-message.js';
 
@@ -68,6 +69,10 @@ export class IngestService {
     const inRequest = new Set<string>();
     let skipped = 0;
     let deduplicated = 0;
+    // Trace records of skipped and rejected messages (GET /v1/events/:messageId).
+    const notes: Array<[string, string]> = [];
+    const now = receivedAt.getTime();
+    const traced = this.config.eventTraceWindowMs > 0;
 
     messages.forEach((raw, index) => {
       const merged = input.shared ? withShared(raw, input.shared) : raw;
@@ -81,12 +86,16 @@ export class IngestService {
           error: result.error,
         });
         this.metrics.rejected.inc({ reason: result.code });
+        if (traced && typeof messageId === 'string' && messageId !== '' && messageId.length <= 100) {
+          notes.push([messageId, JSON.stringify({ stage: 'rejected', at: now, code: result.code, error: result.error })]);
+        }
         return;
       }
       const message = result.message;
       const skip = (reason: string) => {
         skipped += 1;
         this.metrics.skipped.inc({ type: message.type, reason });
+        if (traced) notes.push([message.messageId, JSON.stringify({ stage: 'skipped', at: now, type: message.type, reason })]);
       };
       // Engage audience membership is state synced on a schedule (src/engage), never a usage event.
       const engage = classifyMembership(message, this.config.kable.clientIdField, receivedAt);
@@ -118,9 +127,9 @@ export class IngestService {
     }
 
     let queued = 0;
-    if (candidates.length > 0) {
+    if (candidates.length > 0 || notes.length > 0) {
       const fresh = await withTimeout(
-        this.store(candidates),
+        this.store(candidates, notes, receivedAt),
         STORE_TIMEOUT_MS,
         () => new StorageUnavailableError(`Redis did not answer within ${STORE_TIMEOUT_MS} ms`),
       ).catch((error: Error) => {
@@ -135,16 +144,25 @@ export class IngestService {
     return { accepted, queued, deduplicated, skipped, rejected };
   }
 
-  /** Checks the window, queues what is new, remembers it. Resolves with the number queued. */
-  private async store(candidates: KableEvent[]): Promise<number> {
+  /**
+   * Checks the window, queues what is new, remembers it (with its trace record, and the trace
+   * notes of skipped and rejected messages). Resolves with the number queued.
+   */
+  private async store(candidates: KableEvent[], notes: Array<[string, string]>, receivedAt: Date): Promise<number> {
     const seen = await this.dedup.seen(candidates.map((e) => e.transactionId));
     const fresh = candidates.filter((_, i) => !seen[i]);
-    await this.producer.enqueue(fresh, 'ingest');
-    await this.dedup.remember(fresh.map((e) => e.transactionId)).catch((error: Error) => {
-      // Queued but not remembered: a retry would be queued again with the same transactionId,
-      // which Kable discards. Not worth failing the request for.
-      this.logger.warn(`could not record messageIds for deduplication: ${error.message}`);
-    });
+    const jobId = await this.producer.enqueue(fresh, 'ingest');
+    await this.dedup
+      .remember(
+        fresh.map((e) => e.transactionId),
+        receivedValue(receivedAt, jobId),
+        notes,
+      )
+      .catch((error: Error) => {
+        // Queued but not remembered: a retry would be queued again with the same transactionId,
+        // which Kable discards. Not worth failing the request for.
+        this.logger.warn(`could not record messageIds for deduplication: ${error.message}`);
+      });
     return fresh.length;
   }
 }

@@ -19,12 +19,13 @@ export class DeliveryProducer {
     this.queue.on('error', () => undefined);
   }
 
-  /** Resolves once the job is stored in Redis; rejects if Redis cannot take it. */
-  async enqueue(events: KableEvent[], source: DeliverJobData['source']): Promise<void> {
-    if (events.length === 0) return;
-    await this.queue.add(JOBS.deliver, { events, source });
+  /** Resolves with the job's id once the job is stored in Redis; rejects if Redis cannot take it. */
+  async enqueue(events: KableEvent[], source: DeliverJobData['source']): Promise<string | undefined> {
+    if (events.length === 0) return undefined;
+    const job = await this.queue.add(JOBS.deliver, { events, source });
     // The job is stored: failing the request now would only make the sender retry it. A missed
     // count is healed once the queue is empty (BacklogCounter).
     await this.backlog.added(events.length).catch((error: Error) => this.logger.warn(`could not count the backlog: ${error.message}`));
+    return job.id;
   }
 }

@@ -1,9 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit, Optional } from '@nestjs/common';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { EventTraceStore, TRACE_ANSWER_CHARS, type TraceRecord } from '../ops/event-trace.js';
 import { workerConnectionOptions } from '../redis/redis.module.js';
 import { BacklogCounter } from './backlog.counter.js';
 import { DeadLetterStore, type DeadLetter } from './dead-letter.store.js';
@@ -39,6 +40,7 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
     private readonly deadLetters: DeadLetterStore,
     private readonly metrics: MetricsService,
     private readonly backlog: BacklogCounter,
+    @Optional() private readonly trace?: EventTraceStore,
   ) {
     this.client = new KableClient(config.kable);
     this.batcher = new KableBatcher(
@@ -97,17 +99,35 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
     const retry: number[] = [];
     const dead: DeadLetter[] = [];
     let delivered = 0;
+    const traces: Array<[string, TraceRecord]> = [];
+    const attempts = job.attemptsMade + 1;
     outcomes.forEach((outcome, i) => {
+      const id = events[i].transactionId;
       if (outcome.kind === 'delivered') {
         delivered += 1;
+        traces.push([id, { stage: 'delivered', at: now, jobId: job.id, attempts, kableRequestId: outcome.requestId }]);
         return;
       }
+      const { status, reason, body, requestId } = outcome;
+      const failure = {
+        at: now,
+        jobId: job.id,
+        attempts,
+        status,
+        reason,
+        answer: body?.slice(0, TRACE_ANSWER_CHARS),
+        kableRequestId: requestId,
+      };
       if (outcome.kind === 'retryable' && now - job.timestamp < this.config.kable.retryHorizonMs) {
         retry.push(i);
+        traces.push([id, { stage: 'retrying', ...failure }]);
         return;
       }
       dead.push(this.deadLetter(job, events[i], outcome, now));
+      traces.push([id, { stage: 'failed', ...failure, reason: dead[dead.length - 1].reason }]);
     });
+    // For GET /v1/events/:messageId; losing a trace record must not hold up delivery.
+    await this.trace?.write(traces).catch((error: Error) => this.logger.warn(`could not record delivery traces: ${error.message}`));
 
     if (delivered > 0) {
       this.metrics.delivered.inc(delivered);
@@ -169,8 +189,16 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   private recordRequest(result: SendResult, events: number): void {
     this.metrics.kableRequestDuration.observe({ outcome: result.kind }, result.durationMs / 1000);
     this.metrics.kableRequestEvents.observe(events);
-    const line = `POST events/create: ${events} event(s), ${result.kind === 'ok' ? `HTTP ${result.status}` : result.reason}, ${result.durationMs} ms, X-REQUEST-ID ${result.requestId ?? '-'}`;
-    if (result.kind === 'ok') this.logger.debug(line);
+    // One structured line per Kable request; X-REQUEST-ID is what Kable support asks for.
+    const line = {
+      msg: `Kable POST /api/v1/events/create: ${result.kind === 'ok' ? `HTTP ${result.status}` : result.reason}`,
+      events,
+      outcome: result.kind,
+      status: result.status,
+      durationMs: result.durationMs,
+      kableRequestId: result.requestId,
+    };
+    if (result.kind === 'ok') this.logger.log(line);
     else this.logger.warn(line);
   }
 }

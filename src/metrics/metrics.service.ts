@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics of this process (prom-client). Served at GET /metrics. */
 @Injectable()
@@ -73,6 +73,38 @@ export class MetricsService {
     name: 'kable_delivery_lag_seconds',
     help: 'Time from ingest (job created) to Kable accepting the event',
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 60, 300, 3600],
+    registers: [this.registry],
+  });
+
+  /** Jobs per queue and state, read from Redis on each scrape (see QueueDepthCollector). */
+  readonly queueJobs = new Gauge({
+    name: 'bullmq_queue_jobs',
+    help: 'Jobs in each BullMQ queue by state (waiting, active, delayed, prioritized, failed, completed), read on scrape',
+    labelNames: ['queue', 'state'],
+    registers: [this.registry],
+  });
+
+  // Engage audience sync: set by the Engage sync service.
+  readonly engageMembers = new Gauge({
+    name: 'engage_audience_members',
+    help: 'Members of each Engage audience as last synced',
+    labelNames: ['audience'],
+    registers: [this.registry],
+  });
+  readonly engagePendingChanges = new Gauge({
+    name: 'engage_pending_changes',
+    help: 'Membership changes of each Engage audience not yet sent to Kable',
+    labelNames: ['audience'],
+    registers: [this.registry],
+  });
+  readonly engageLastSyncDuration = new Gauge({
+    name: 'engage_last_sync_duration_seconds',
+    help: 'Duration of the last Engage audience sync',
+    registers: [this.registry],
+  });
+  readonly engageLastSyncSuccess = new Gauge({
+    name: 'engage_last_sync_success',
+    help: '1 if the last Engage audience sync succeeded, 0 if it failed',
     registers: [this.registry],
   });
 

@@ -27,6 +27,8 @@ export interface HarnessOptions {
   prefix?: string;
   /** Reuse this running emulator; close() leaves it running. */
   kable?: KableEmulator;
+  /** Capture the service's log lines (pino JSON) here; logs are off otherwise. */
+  logStream?: { write(line: string): void };
 }
 
 /** A unique Redis key prefix per test run, so tests never see each other's keys. */
@@ -37,6 +39,8 @@ export function testPrefix(): string {
 /**
  * Boots the real service (Fastify, BullMQ, a real Redis) against a fresh Kable emulator.
  * `env` overrides settings; every key written is under a unique prefix and removed by close().
+ * Logs are off unless `logStream` is given. nestjs-pino builds its pino-http once per module
+ * registry (per test file), so a file that captures logs passes `logStream` to its first harness.
  */
 export async function startHarness(env: Record<string, string> = {}, options: HarnessOptions = {}): Promise<Harness> {
   const ownsKable = options.kable === undefined;
@@ -57,7 +61,7 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
     ...env,
   };
   const config = Object.assign(loadConfig(raw), { raw });
-  const app = await createApp(config, { logger: false });
+  const app = await createApp(config, options.logStream ? { logStream: options.logStream } : { logger: false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address() as { port: number };
   const redis = new Redis(REDIS_URL);

@@ -1,0 +1,138 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { AppConfig } from '../config/config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { QUEUES } from '../kable/queues.js';
+import { REDIS, RedisKeys } from '../redis/redis.module.js';
+
+/**
+ * "Where is my event?" Records live in two keys per messageId, kept for the deduplication window
+ * (DEDUP_WINDOW) and the trace window (EVENT_TRACE_WINDOW, by default the same; 0 = no trace keys):
+ * - `{prefix}:dedup:{id}`: written by ingest when the event is queued; its presence is what
+ *   deduplication checks, its value is a small `ReceivedRecord`.
+ * - `{prefix}:trace:{id}`: a `TraceRecord`: written by ingest for skipped and rejected messages
+ *   (in the same pipeline as the dedup keys), and by the delivery worker after each attempt (one
+ *   pipeline per job).
+ */
+export interface ReceivedRecord {
+  /** When ingest received the message (ms since epoch). */
+  r: number;
+  /** The delivery job that carries it. */
+  j?: string;
+}
+
+export type TraceRecord =
+  | { stage: 'skipped'; at: number; type: string; reason: string }
+  | { stage: 'rejected'; at: number; code: string; error: string }
+  | { stage: 'delivered'; at: number; jobId?: string; attempts: number; kableRequestId?: string }
+  | {
+      stage: 'retrying' | 'failed';
+      at: number;
+      jobId?: string;
+      attempts: number;
+      status?: number;
+      reason: string;
+      answer?: string;
+      kableRequestId?: string;
+    };
+
+/** How long Kable's answer body is kept in a trace record. */
+export const TRACE_ANSWER_CHARS = 500;
+
+export function receivedValue(receivedAt: Date, jobId: string | undefined): string {
+  const record: ReceivedRecord = jobId === undefined ? { r: receivedAt.getTime() } : { r: receivedAt.getTime(), j: jobId };
+  return JSON.stringify(record);
+}
+
+export function traceKey(keys: RedisKeys, messageId: string): string {
+  return keys.key('trace', messageId);
+}
+
+/** What GET /v1/events/:messageId answers. */
+export interface EventTrace {
+  messageId: string;
+  /**
+   * queued: accepted and waiting for Kable; retrying: Kable failed, will try again; failed: kept as
+   * a dead letter; accepted: accepted, delivery not traced (EVENT_TRACE_WINDOW=0; see `job`).
+   */
+  status: 'queued' | 'delivered' | 'retrying' | 'failed' | 'skipped' | 'rejected' | 'accepted';
+  received?: { at: string; accepted: true; jobId?: string };
+  skipped?: { at: string; type: string; reason: string };
+  rejected?: { at: string; code: string; error: string };
+  delivered?: { at: string; attempts: number; kableRequestId?: string };
+  failure?: { at: string; attempts: number; status?: number; reason: string; answer?: string; kableRequestId?: string };
+  job?: { id: string; state: string; attemptsMade: number };
+}
+
+@Injectable()
+export class EventTraceStore {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly keys: RedisKeys,
+    @InjectQueue(QUEUES.delivery) private readonly queue: Queue,
+  ) {}
+
+  /** Writes one record per event in one pipeline; `onlyNew` keeps an existing record. */
+  async write(records: Array<[messageId: string, record: TraceRecord]>, onlyNew = false): Promise<void> {
+    const ttl = this.config.eventTraceWindowMs;
+    if (records.length === 0 || ttl === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const [id, record] of records) {
+      if (onlyNew) pipeline.set(traceKey(this.keys, id), JSON.stringify(record), 'PX', ttl, 'NX');
+      else pipeline.set(traceKey(this.keys, id), JSON.stringify(record), 'PX', ttl);
+    }
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed) throw failed[0] as Error;
+  }
+
+  async get(messageId: string): Promise<EventTrace | undefined> {
+    const [receivedRaw, traceRaw] = await this.redis.mget(this.keys.key('dedup', messageId), traceKey(this.keys, messageId));
+    if (receivedRaw === null && traceRaw === null) return undefined;
+    const received = receivedRaw === null ? undefined : parseReceived(receivedRaw);
+    const trace = traceRaw === null ? undefined : (JSON.parse(traceRaw) as TraceRecord);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const out: EventTrace = { messageId, status: this.config.eventTraceWindowMs > 0 ? 'queued' : 'accepted' };
+    if (received) out.received = { at: iso(received.r), accepted: true, ...(received.j ? { jobId: received.j } : {}) };
+    switch (trace?.stage) {
+      case 'skipped':
+        out.skipped = { at: iso(trace.at), type: trace.type, reason: trace.reason };
+        break;
+      case 'rejected':
+        out.rejected = { at: iso(trace.at), code: trace.code, error: trace.error };
+        break;
+      case 'delivered':
+        out.delivered = { at: iso(trace.at), attempts: trace.attempts, kableRequestId: trace.kableRequestId };
+        break;
+      case 'retrying':
+      case 'failed': {
+        const { stage: _stage, at, jobId: _jobId, ...rest } = trace;
+        out.failure = { at: iso(at), ...rest };
+        break;
+      }
+    }
+    // An accepted message is queued until the worker says otherwise; a rejected or skipped copy
+    // sent later does not change that.
+    if (trace && (!received || ['delivered', 'retrying', 'failed'].includes(trace.stage))) out.status = trace.stage;
+    const jobId = received?.j ?? (trace && 'jobId' in trace ? trace.jobId : undefined);
+    if (jobId && out.status !== 'delivered') {
+      // Completed jobs are kept an hour, failed ones a week (kable.module.ts).
+      const job = await this.queue.getJob(jobId);
+      if (job) out.job = { id: jobId, state: await job.getState(), attemptsMade: job.attemptsMade };
+    }
+    return out;
+  }
+}
+
+function parseReceived(raw: string): ReceivedRecord {
+  try {
+    const parsed = JSON.parse(raw) as ReceivedRecord;
+    if (typeof parsed === 'object' && parsed !== null && typeof parsed.r === 'number') return parsed;
+  } catch {
+    // Keys written before traces existed hold "1".
+  }
+  return { r: 0 };
+}

@@ -1,0 +1,54 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter as BullBoardFastifyAdapter } from '@bull-board/fastify';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Queue } from 'bullmq';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AppConfig } from '../config/config.js';
+import { adminTokenFrom } from '../http/admin.guard.js';
+import { SecretMatcher } from '../ingest/write-key.auth.js';
+import { QUEUES } from '../kable/queues.js';
+
+export const QUEUE_DASHBOARD_PATH = '/admin/queues';
+
+/**
+ * The BullMQ dashboard (bull-board) at /admin/queues, behind ADMIN_TOKEN: `Authorization: Bearer
+ * <token>`, or HTTP Basic with the token as password so a browser can open it (any user name).
+ * Mounted straight on Fastify in its own scope, so the token check runs on every route of the
+ * dashboard (page, static files and its JSON API). Engage's queue is to be added to `queues` here.
+ */
+export function mountQueueDashboard(app: NestFastifyApplication, config: AppConfig): void {
+  const queues = [app.get<Queue>(getQueueToken(QUEUES.delivery), { strict: false })];
+  const serverAdapter = new BullBoardFastifyAdapter();
+  serverAdapter.setBasePath(QUEUE_DASHBOARD_PATH);
+  createBullBoard({
+    queues: queues.map((queue) => new BullMQAdapter(queue)),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'kable-destination' } },
+  });
+
+  const token = config.adminToken ? new SecretMatcher([config.adminToken]) : undefined;
+  const refuse = (reply: FastifyReply, message: string) =>
+    reply
+      .code(401)
+      .header('www-authenticate', 'Basic realm="kable-destination admin"')
+      .send({ statusCode: 401, error: 'Unauthorized', message });
+
+  // Loaded with the other Fastify plugins when the app starts.
+  void app
+    .getHttpAdapter()
+    .getInstance()
+    .register(async (scope) => {
+      scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+        if (!token) return refuse(reply, 'the admin API is disabled: set ADMIN_TOKEN to enable it');
+        if (!token.matches(adminTokenFrom(request.headers.authorization))) {
+          return refuse(
+            reply,
+            'missing or wrong admin token: send "Authorization: Bearer <ADMIN_TOKEN>", or log in with the token as password',
+          );
+        }
+      });
+      await scope.register(serverAdapter.registerPlugin(), { prefix: QUEUE_DASHBOARD_PATH });
+    });
+}

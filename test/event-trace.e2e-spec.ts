@@ -1,0 +1,150 @@
+import request from 'supertest';
+import { basicAuth, type Harness, sleep, startHarness, track } from './support/harness.js';
+
+const ADMIN_TOKEN = 'admin-token-for-trace-test-0123456789';
+const admin = `Bearer ${ADMIN_TOKEN}`;
+
+describe('GET /v1/events/:messageId and POST /v1/preview', () => {
+  let h: Harness;
+
+  beforeEach(async () => {
+    h = await startHarness({ ADMIN_TOKEN, KABLE_PROPERTIES_MAPPINGS: 'segmentX:kableX' });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  const trace = (id: string) =>
+    request(h.url)
+      .get(`/v1/events/${encodeURIComponent(id)}`)
+      .set('authorization', admin);
+
+  async function traceUntil(id: string, status: string): Promise<Record<string, unknown>> {
+    for (let i = 0; i < 150; i += 1) {
+      const res = await trace(id);
+      if (res.status === 200 && res.body.status === status) return res.body as Record<string, unknown>;
+      await sleep(50);
+    }
+    throw new Error(`event ${id} never reached status ${status}; last: ${JSON.stringify((await trace(id)).body)}`);
+  }
+
+  it('tells delivered, skipped and rejected messages apart', async () => {
+    const sent = track({ messageId: 'trace-delivered-1' });
+    const res = await request(h.url)
+      .post('/v1/batch')
+      .set('authorization', basicAuth())
+      .send({
+        batch: [
+          sent,
+          { type: 'identify', userId: 'u1', messageId: 'trace-identify-1' },
+          track({ messageId: 'trace-anon-1', userId: undefined, anonymousId: 'a1' }),
+          { type: 'track', userId: 'u1', messageId: 'trace-bad-1' },
+        ],
+      });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ accepted: 3, queued: 1, skipped: 2 });
+    await h.kable.waitForEvents(1);
+
+    const delivered = await traceUntil('trace-delivered-1', 'delivered');
+    expect(delivered).toEqual({
+      messageId: 'trace-delivered-1',
+      status: 'delivered',
+      received: { at: expect.stringMatching(/Z$/), accepted: true, jobId: expect.any(String) },
+      delivered: { at: expect.stringMatching(/Z$/), attempts: 1, kableRequestId: h.kable.requests[0].requestId },
+    });
+
+    expect((await trace('trace-identify-1')).body).toEqual({
+      messageId: 'trace-identify-1',
+      status: 'skipped',
+      skipped: { at: expect.any(String), type: 'identify', reason: 'not_forwarded' },
+    });
+    expect((await trace('trace-anon-1')).body).toMatchObject({
+      status: 'skipped',
+      skipped: { type: 'track', reason: 'missing_client_id' },
+    });
+    expect((await trace('trace-bad-1')).body).toMatchObject({
+      status: 'rejected',
+      rejected: { code: 'missing_event', error: 'event is required on a track call (a non-empty string)' },
+    });
+
+    const unknown = await trace('never-sent');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.message).toMatch(/^no record of messageId "never-sent" in the deduplication window/);
+    expect((await request(h.url).get('/v1/events/trace-delivered-1').set('authorization', basicAuth())).status).toBe(401);
+  });
+
+  it('shows a failed event with its attempts, status, answer and X-REQUEST-ID, and a retrying one', async () => {
+    h.kable.respondWith((events) =>
+      events[0].transactionId === 'trace-401'
+        ? { status: 401, body: { message: 'Unauthorized' } }
+        : { status: 503, body: { message: 'down for maintenance' } },
+    );
+    await request(h.url)
+      .post('/v1/track')
+      .set('authorization', basicAuth())
+      .send(track({ messageId: 'trace-401' }))
+      .expect(200);
+    const failed = await traceUntil('trace-401', 'failed');
+    expect(failed).toMatchObject({
+      status: 'failed',
+      failure: { attempts: 1, status: 401, reason: 'HTTP 401', answer: '{"message":"Unauthorized"}' },
+      job: { state: 'failed', attemptsMade: 1 },
+    });
+    expect((failed.failure as { kableRequestId: string }).kableRequestId).toBe(h.kable.requests[0].requestId);
+
+    await request(h.url)
+      .post('/v1/track')
+      .set('authorization', basicAuth())
+      .send(track({ messageId: 'trace-503' }))
+      .expect(200);
+    const retrying = await traceUntil('trace-503', 'retrying');
+    expect(retrying).toMatchObject({ failure: { status: 503, reason: 'HTTP 503', answer: '{"message":"down for maintenance"}' } });
+  });
+
+  it('previews a mapping with no side effect', async () => {
+    const message = track({ messageId: 'preview-1', properties: { segmentX: 'v', n: 1 } });
+    const res = await request(h.url).post('/v1/preview').set('authorization', admin).send(message);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      wouldSend: { clientId: 'customer_1', timestamp: '2022-01-09T09:32:01Z', transactionId: 'preview-1', data: { kableX: 'v', n: 1 } },
+    });
+    const skipped = await request(h.url)
+      .post('/v1/preview')
+      .set('authorization', admin)
+      .send({ type: 'page', userId: 'u', messageId: 'p2' });
+    expect(skipped.body).toEqual({ skipped: { type: 'page', reason: 'not_forwarded' } });
+    const invalid = await request(h.url)
+      .post('/v1/preview')
+      .set('authorization', admin)
+      .send({ type: 'track', event: 'x', messageId: 'p3' });
+    expect(invalid.body).toEqual({
+      invalid: { code: 'missing_identity', error: 'userId or anonymousId is required (a non-empty string)' },
+    });
+    expect((await request(h.url).post('/v1/preview').set('authorization', basicAuth()).send(message)).status).toBe(401);
+
+    await sleep(300);
+    expect(h.kable.requests).toHaveLength(0);
+    const keys = await h.redis.keys(`${h.prefix}:*`);
+    expect(keys.filter((k) => /preview-1|p2|p3/.test(k))).toEqual([]);
+    expect((await trace('preview-1')).status).toBe(404);
+  });
+
+  it('keeps no trace keys with EVENT_TRACE_WINDOW=0, only the accepted record', async () => {
+    const off = await startHarness({ ADMIN_TOKEN, EVENT_TRACE_WINDOW: '0' });
+    try {
+      const res = await request(off.url)
+        .post('/v1/batch')
+        .set('authorization', basicAuth())
+        .send({ batch: [track({ messageId: 'untraced-1' }), { type: 'identify', userId: 'u1', messageId: 'untraced-2' }] });
+      expect(res.status).toBe(200);
+      await off.kable.waitForEvents(1);
+      await sleep(300);
+      expect(await off.redis.keys(`${off.prefix}:trace:*`)).toEqual([]);
+      const accepted = await request(off.url).get('/v1/events/untraced-1').set('authorization', admin);
+      expect(accepted.body).toMatchObject({ status: 'accepted', received: { accepted: true }, job: { state: 'completed' } });
+      expect((await request(off.url).get('/v1/events/untraced-2').set('authorization', admin)).status).toBe(404);
+    } finally {
+      await off.close();
+    }
+  });
+});

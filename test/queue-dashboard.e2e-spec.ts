@@ -1,0 +1,56 @@
+import request from 'supertest';
+import { basicAuth, type Harness, startHarness, track } from './support/harness.js';
+
+const ADMIN_TOKEN = 'admin-token-for-dashboard-0123456789';
+
+describe('queue dashboard at /admin/queues', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness({ ADMIN_TOKEN });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it.each(['/admin/queues', '/admin/queues/api/queues', '/admin/queues/static/js/main.js'])(
+    'refuses %s without the admin token, and with a write key',
+    async (path) => {
+      for (const authorization of [undefined, basicAuth(), `Bearer ${ADMIN_TOKEN}-not`]) {
+        const req = request(h.url).get(path);
+        const res = await (authorization ? req.set('authorization', authorization) : req);
+        expect(res.status).toBe(401);
+        expect(res.headers['www-authenticate']).toBe('Basic realm="kable-destination admin"');
+        expect(res.body).toMatchObject({ statusCode: 401, error: 'Unauthorized' });
+      }
+    },
+  );
+
+  it('serves the page with Basic auth (token as password) and lists the delivery queue with Bearer', async () => {
+    const page = await request(h.url)
+      .get('/admin/queues')
+      .set('authorization', `Basic ${Buffer.from(`ops:${ADMIN_TOKEN}`).toString('base64')}`);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    expect(page.text).toContain('<base href="/admin/queues/" />');
+    expect(page.text).toContain('<title>kable-destination</title>');
+
+    await request(h.url).post('/v1/track').set('authorization', basicAuth()).send(track()).expect(200);
+    await h.kable.waitForEvents(1);
+    const api = await request(h.url).get('/admin/queues/api/queues').set('authorization', `Bearer ${ADMIN_TOKEN}`);
+    expect(api.status).toBe(200);
+    const names = (api.body as { queues: Array<{ name: string }> }).queues.map((q) => q.name);
+    expect(names).toEqual(['kable-delivery']);
+  });
+
+  it('is closed when ADMIN_TOKEN is not set', async () => {
+    const closed = await startHarness();
+    try {
+      const res = await request(closed.url).get('/admin/queues').set('authorization', `Bearer ${ADMIN_TOKEN}`);
+      expect(res.status).toBe(401);
+      expect(res.body.message).toBe('the admin API is disabled: set ADMIN_TOKEN to enable it');
+    } finally {
+      await closed.close();
+    }
+  });
+});
