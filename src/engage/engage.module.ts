@@ -19,7 +19,7 @@ export class EngageModule {
       imports: [BullModule.registerQueue({ name: ENGAGE_QUEUE, defaultJobOptions: ENGAGE_JOB_OPTIONS })],
       controllers: runsApi ? [EngageController] : [],
       providers: [EngageService, EngageMetrics, ...(runsWorker ? [EngageSyncWorker] : [])],
-      exports: [EngageService],
+      exports: [EngageService, BullModule],
     };
   }
 }

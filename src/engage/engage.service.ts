@@ -45,6 +45,7 @@ export class EngageService implements OnApplicationShutdown {
     private readonly metrics: EngageMetrics,
   ) {
     this.store = new AudienceStore(redis, (...parts) => keys.key(...parts));
+    this.metrics.audienceCounts = () => this.store.status();
   }
 
   /** Stores a request's memberships durably (one Redis call); rejects if Redis cannot take them. */
@@ -67,9 +68,11 @@ export class EngageService implements OnApplicationShutdown {
     try {
       const report = await sync.run();
       this.metrics.syncs.inc({ result: 'ok' });
+      this.metrics.lastSyncSuccess.set(1);
       return report;
     } catch (error) {
       this.metrics.syncs.inc({ result: 'failed' });
+      this.metrics.lastSyncSuccess.set(0);
       throw error;
     } finally {
       stopTimer();

@@ -84,30 +84,6 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  // Engage audience sync: set by the Engage sync service.
-  readonly engageMembers = new Gauge({
-    name: 'engage_audience_members',
-    help: 'Members of each Engage audience as last synced',
-    labelNames: ['audience'],
-    registers: [this.registry],
-  });
-  readonly engagePendingChanges = new Gauge({
-    name: 'engage_pending_changes',
-    help: 'Membership changes of each Engage audience not yet sent to Kable',
-    labelNames: ['audience'],
-    registers: [this.registry],
-  });
-  readonly engageLastSyncDuration = new Gauge({
-    name: 'engage_last_sync_duration_seconds',
-    help: 'Duration of the last Engage audience sync',
-    registers: [this.registry],
-  });
-  readonly engageLastSyncSuccess = new Gauge({
-    name: 'engage_last_sync_success',
-    help: '1 if the last Engage audience sync succeeded, 0 if it failed',
-    registers: [this.registry],
-  });
-
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/config.js';
 import { adminTokenFrom } from '../http/admin.guard.js';
 import { SecretMatcher } from '../ingest/write-key.auth.js';
+import { ENGAGE_QUEUE } from '../engage/engage.queues.js';
 import { QUEUES } from '../kable/queues.js';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
@@ -16,10 +17,10 @@ export const QUEUE_DASHBOARD_PATH = '/admin/queues';
  * The BullMQ dashboard (bull-board) at /admin/queues, behind ADMIN_TOKEN: `Authorization: Bearer
  * <token>`, or HTTP Basic with the token as password so a browser can open it (any user name).
  * Mounted straight on Fastify in its own scope, so the token check runs on every route of the
- * dashboard (page, static files and its JSON API). Engage's queue is to be added to `queues` here.
+ * dashboard (page, static files and its JSON API).
  */
 export function mountQueueDashboard(app: NestFastifyApplication, config: AppConfig): void {
-  const queues = [app.get<Queue>(getQueueToken(QUEUES.delivery), { strict: false })];
+  const queues = [QUEUES.delivery, ENGAGE_QUEUE].map((name) => app.get<Queue>(getQueueToken(name), { strict: false }));
   const serverAdapter = new BullBoardFastifyAdapter();
   serverAdapter.setBasePath(QUEUE_DASHBOARD_PATH);
   createBullBoard({
