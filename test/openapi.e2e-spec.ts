@@ -18,7 +18,16 @@ describe('OpenAPI at /docs', () => {
       openapi: string;
       paths: Record<
         string,
-        Record<string, { security?: Array<Record<string, unknown>>; responses: Record<string, unknown>; requestBody?: unknown }>
+        Record<
+          string,
+          {
+            security?: Array<Record<string, unknown>>;
+            responses: Record<string, { description: string; content?: Record<string, { example?: unknown; examples?: unknown }> }>;
+            requestBody?: unknown;
+            parameters?: Array<{ name: string; in: string; required?: boolean }>;
+            tags?: string[];
+          }
+        >
       >;
       components: { securitySchemes: Record<string, unknown> };
     };
@@ -27,7 +36,13 @@ describe('OpenAPI at /docs', () => {
       '/health/live',
       '/health/ready',
       '/metrics',
+      '/v1/audiences',
+      '/v1/audiences/sync',
       '/v1/batch',
+      '/v1/dead-letters',
+      '/v1/dead-letters/discard',
+      '/v1/dead-letters/replay',
+      '/v1/dead-letters/{transactionId}',
       '/v1/events/{messageId}',
       '/v1/preview',
       '/v1/webhook',
@@ -42,6 +57,71 @@ describe('OpenAPI at /docs', () => {
     expect(security('/metrics', 'get')).toBeUndefined();
     expect(Object.keys(doc.paths['/v1/batch'].post.responses).sort()).toEqual(['200', '400', '401', '413', '503']);
     expect(Object.keys(doc.paths['/v1/events/{messageId}'].get.responses).sort()).toEqual(['200', '401', '404']);
+
+    // Every admin route: the admin scheme only, tagged admin, with its 401 and its other error answers.
+    const adminRoutes: Array<[string, string, string[]]> = [
+      ['/v1/events/{messageId}', 'get', ['200', '401', '404']],
+      ['/v1/preview', 'post', ['200', '401']],
+      ['/v1/dead-letters', 'get', ['200', '400', '401']],
+      ['/v1/dead-letters/{transactionId}', 'get', ['200', '401', '404']],
+      ['/v1/dead-letters/{transactionId}', 'delete', ['200', '401', '404']],
+      ['/v1/dead-letters/replay', 'post', ['200', '400', '401']],
+      ['/v1/dead-letters/discard', 'post', ['200', '400', '401']],
+      ['/v1/audiences', 'get', ['200', '401']],
+      ['/v1/audiences/sync', 'post', ['200', '401', '500']],
+    ];
+    for (const [path, method, statuses] of adminRoutes) {
+      const operation = doc.paths[path][method];
+      expect({ path, method, security: operation.security, tags: operation.tags }).toEqual({
+        path,
+        method,
+        security: [{ admin: [] }],
+        tags: ['admin'],
+      });
+      expect({ path, method, responses: Object.keys(operation.responses).sort() }).toEqual({ path, method, responses: statuses });
+      expect(operation.responses['401'].content?.['application/json'].example).toEqual({
+        statusCode: 401,
+        error: 'Unauthorized',
+        message: 'missing or wrong admin token: send "Authorization: Bearer <ADMIN_TOKEN>"',
+      });
+    }
+    // Every admin route is in that list: a new one must be documented and listed here.
+    const adminPaths = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods)
+        .filter(([, operation]) => operation.security?.some((s) => 'admin' in s))
+        .map(([method]) => `${method} ${path}`),
+    );
+    expect(adminPaths.sort()).toEqual(adminRoutes.map(([path, method]) => `${method} ${path}`).sort());
+
+    const deadLetters = doc.paths['/v1/dead-letters'].get;
+    expect(deadLetters.parameters?.map((p) => [p.name, p.in, p.required])).toEqual(
+      ['status', 'reason', 'clientId', 'since', 'until', 'limit', 'cursor'].map((name) => [name, 'query', false]),
+    );
+    expect(doc.paths['/v1/dead-letters/{transactionId}'].delete.parameters?.map((p) => [p.name, p.in, p.required])).toEqual([
+      ['transactionId', 'path', true],
+    ]);
+    // The error answers are the service's real messages.
+    expect(doc.paths['/v1/dead-letters/{transactionId}'].delete.responses['404'].content?.['application/json'].example).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      message: 'no dead letter with transactionId "bad-0"',
+    });
+    expect(doc.paths['/v1/dead-letters/replay'].post.responses['400'].content?.['application/json'].example).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message:
+        'say exactly one of transactionIds, a filter or all: send { "transactionIds": [...] }, a filter such as { "status": 401, "since": "2h" }, or { "all": true }',
+    });
+    // Bodies and answers carry examples.
+    expect(JSON.stringify(doc.paths['/v1/dead-letters/replay'].post.requestBody)).toContain(
+      '"transactionIds":["forbidden-1","no-such-event"]',
+    );
+    expect(JSON.stringify(doc.paths['/v1/dead-letters/replay'].post.responses['200'])).toContain(
+      '"replayed":1,"notFound":["no-such-event"],"more":false',
+    );
+    expect(JSON.stringify(deadLetters.responses['200'])).toContain('"reason":"HTTP 401","status":401');
+    expect(JSON.stringify(doc.paths['/v1/audiences'].get.responses['200'])).toContain('"syncInterval":"2h30m"');
+    expect(JSON.stringify(doc.paths['/v1/audiences/sync'].post.responses['200'])).toContain('"status":"completed"');
     expect(JSON.stringify(doc.paths['/v1/track'] ?? doc.paths['/v1/{type}'].post.requestBody)).toContain(
       '022bb90c-bbac-11e4-8dfc-aa07a5b093db',
     );

@@ -40,7 +40,7 @@ describe('queue dashboard at /admin/queues', () => {
     const api = await request(h.url).get('/admin/queues/api/queues').set('authorization', `Bearer ${ADMIN_TOKEN}`);
     expect(api.status).toBe(200);
     const names = (api.body as { queues: Array<{ name: string }> }).queues.map((q) => q.name);
-    expect(names).toEqual(['kable-delivery']);
+    expect(names).toEqual(['kable-delivery', 'engage-sync']);
   });
 
   it('is closed when ADMIN_TOKEN is not set', async () => {

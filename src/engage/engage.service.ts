@@ -46,6 +46,8 @@ export class EngageService implements OnApplicationShutdown {
   ) {
     this.store = new AudienceStore(redis, (...parts) => keys.key(...parts));
     this.metrics.audienceCounts = () => this.store.status();
+    // The queue shares the API's Redis connection, whose errors RedisModule already logs.
+    this.queue.on('error', () => undefined);
   }
 
   /** Stores a request's memberships durably (one Redis call); rejects if Redis cannot take them. */
