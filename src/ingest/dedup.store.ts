@@ -4,6 +4,9 @@ import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { REDIS, RedisKeys } from '../redis/redis.module.js';
 
+/** SET key 1 PX <window> for every key. */
+const REMEMBER = `for _, key in ipairs(KEYS) do redis.call('SET', key, '1', 'PX', ARGV[1]) end`;
+
 /**
  * Remembers accepted messageIds for the deduplication window (DEDUP_WINDOW).
  *
@@ -33,10 +36,8 @@ export class DedupStore {
 
   async remember(messageIds: string[]): Promise<void> {
     if (messageIds.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const id of messageIds) pipeline.set(this.key(id), '1', 'PX', this.config.dedupWindowMs);
-    const results = await pipeline.exec();
-    const failed = results?.find(([error]) => error);
-    if (failed) throw failed[0] as Error;
+    // One command for the whole request instead of one SET per message: ioredis's per-command
+    // cost (objects, promises, encoding) was the largest single cost of batch ingest.
+    await this.redis.eval(REMEMBER, messageIds.length, ...messageIds.map((id) => this.key(id)), this.config.dedupWindowMs);
   }
 }
