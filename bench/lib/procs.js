@@ -78,7 +78,7 @@ export async function startBaseline({ redisUrl, prefix }) {
 }
 
 /**
- * One service process from dist/main.js. `profileDir` runs it under --cpu-prof; such a process is
+ * One service process from dist/main.js (BENCH_DIST=<dir> runs another build, for A/B comparisons). `profileDir` runs it under --cpu-prof; such a process is
  * ended with process.exit() (over IPC) so that Node writes the profile.
  */
 export async function startService({ role = 'all', redisUrl, prefix, kableUrl, env = {}, profileDir, name = role }) {
@@ -89,7 +89,7 @@ export async function startService({ role = 'all', redisUrl, prefix, kableUrl, e
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`);
     execArgv.push('--import', join(here, 'exit-on-ipc.js'));
   }
-  const child = spawn(process.execPath, [...execArgv, join(ROOT, 'dist', 'main.js')], {
+  const child = spawn(process.execPath, [...execArgv, join(process.env.BENCH_DIST ?? join(ROOT, 'dist'), 'main.js')], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
