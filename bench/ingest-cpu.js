@@ -19,7 +19,14 @@ const perRequest = args.kind === 'batch' ? 100 : 1;
 const redis = await startRedis();
 const kable = await startKable();
 const prefix = `benchcpu${Math.random().toString(36).slice(2, 8)}`;
-const service = await startService({ role: 'api', redisUrl: redis.url, prefix, kableUrl: kable.url, profileDir: args.profile, name: `ingest-${args.kind}` });
+const service = await startService({
+  role: 'api',
+  redisUrl: redis.url,
+  prefix,
+  kableUrl: kable.url,
+  profileDir: args.profile,
+  name: `ingest-${args.kind}`,
+});
 const bodies = bodyFactory(args.kind, perRequest);
 await runLoad(service.url, bodies, { connections: 50, amount: Math.round(Number(args.requests) / 3) }); // warm-up
 const costs = [];
