@@ -7,7 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderChart } from './lib/chart.js';
-import { ROOT, startKable } from './lib/procs.js';
+import { ROOT, startKable, stopAll } from './lib/procs.js';
 import { deleteKeys, startRedis, version } from './lib/redis.js';
 import { scenarios } from './scenarios/index.js';
 import { summarizeProfile } from './profile-summary.js';
@@ -84,16 +84,16 @@ for (const scenario of selected) {
   console.log(result.skipped ?? result.error ?? `done in ${seconds.toFixed(0)} s`);
 }
 
-await kable.stop();
+await stopAll(); // the fake Kable, and whatever a failed scenario left running
 if (redis.own) await redis.stop();
 else {
-  for (const s of selected) await deleteKeys(redis.client, ctx.prefix(`s${s.id}`)).catch(() => undefined);
+  await deleteKeys(redis.client, `bench${runId}*`).catch(() => undefined); // every prefix of this run
   await redis.stop();
 }
 
 printTable(results);
 const file = join(args.out, 'results.json');
-writeFileSync(file, JSON.stringify({ machine, options: args, results }, null, 2) + '\n');
+writeFileSync(file, JSON.stringify({ machine, options: { ...args, out: undefined }, results }, null, 2) + '\n');
 const chart = join(args.out, 'results.svg');
 writeFileSync(
   chart,

@@ -20,12 +20,20 @@ export async function freePort() {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Everything started and not yet stopped, so that a failed scenario leaves no process behind. */
+const running = new Set();
+
+export async function stopAll() {
+  await Promise.all([...running].map((p) => p.stop()));
+}
+
 /** A forked child that answers `{id, ...}` to each `{id, cmd, ...}` it receives. */
 class IpcChild {
   constructor(child) {
     this.child = child;
     this.next = 1;
     this.pending = new Map();
+    running.add(this);
     this.ready = new Promise((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`${child.spawnfile} exited with ${code} before it was ready`)));
       child.on('message', (msg) => {
@@ -44,6 +52,7 @@ class IpcChild {
     });
   }
   async stop() {
+    running.delete(this);
     if (this.child.exitCode !== null) return;
     const exited = new Promise((resolve) => this.child.once('exit', resolve));
     this.child.send({ cmd: 'stop' });
@@ -122,10 +131,11 @@ export async function startService({ role = 'all', redisUrl, prefix, kableUrl, e
   });
   if (process.env.BENCH_SERVICE_OUTPUT) child.stdout.pipe(process.stdout);
   else child.stdout.resume();
-  return {
+  const handle = {
     url: `http://127.0.0.1:${port}`,
     pid: child.pid,
     async stop() {
+      running.delete(handle);
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       if (profileDir) child.send({ cmd: 'exit' });
@@ -133,6 +143,8 @@ export async function startService({ role = 'all', redisUrl, prefix, kableUrl, e
       await Promise.race([exited, sleep(15_000).then(() => child.kill('SIGKILL'))]);
     },
   };
+  running.add(handle);
+  return handle;
 }
 
 /** Resident memory of a process, from /proc (Linux), in bytes. */
