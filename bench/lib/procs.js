@@ -167,3 +167,15 @@ export function cpuSecondsOf(pid) {
     return 0;
   }
 }
+
+/** Samples a process's RSS every `everyMs`; `stop()` returns the peak seen, in bytes (for scenario 6). */
+export function watchPeakRss(pid, everyMs = 100) {
+  let peak = rssOf(pid);
+  const timer = setInterval(() => (peak = Math.max(peak, rssOf(pid))), everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(peak, rssOf(pid));
+    },
+  };
+}

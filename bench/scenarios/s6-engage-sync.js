@@ -4,7 +4,8 @@ import { ROOT } from '../lib/procs.js';
 
 // Engage (audience sync) is built on another branch. Once it is merged, wire the scenario here:
 // seed a 1,000,000-member audience, run the initial sync against the fake Kable, report the
-// seconds until Kable has every member and the service's peak RSS (rssOf in lib/procs.js).
+// seconds until Kable has every member and the service's peak RSS (watchPeakRss in lib/procs.js;
+// measureDrain in lib/steps.js waits for Kable's distinct count).
 const ENTRY = join(ROOT, 'dist', 'engage');
 
 export default {
