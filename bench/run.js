@@ -20,6 +20,7 @@ const { values: args } = parseArgs({
     'e2e-duration': { type: 'string', default: '15' },
     'e2e-rate': { type: 'string', default: '10000' },
     backlog: { type: 'string', default: '200000' },
+    'engage-members': { type: 'string', default: '1000000' },
     profile: { type: 'boolean', default: false },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
   },
@@ -40,6 +41,7 @@ const ctx = {
   e2eDuration: Number(args['e2e-duration']),
   e2eRate: Number(args['e2e-rate']),
   backlogEvents: Number(args.backlog),
+  engageMembers: Number(args['engage-members']),
   profileDir: args.profile ? join(args.out, 'profiles') : undefined,
   prefix: (name) => `bench${runId}${name}`,
   cleanup: async (prefix) => {

@@ -18,6 +18,11 @@ export async function freePort() {
   return port;
 }
 
+/** The service build the benchmark runs: dist/, or BENCH_DIST. */
+export function distDir() {
+  return process.env.BENCH_DIST ?? join(ROOT, 'dist');
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Everything started and not yet stopped, so that a failed scenario leaves no process behind. */
@@ -98,7 +103,7 @@ export async function startService({ role = 'all', redisUrl, prefix, kableUrl, e
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`);
     execArgv.push('--import', join(here, 'exit-on-ipc.js'));
   }
-  const child = spawn(process.execPath, [...execArgv, join(process.env.BENCH_DIST ?? join(ROOT, 'dist'), 'main.js')], {
+  const child = spawn(process.execPath, [...execArgv, join(distDir(), 'main.js')], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
