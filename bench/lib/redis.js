@@ -88,12 +88,13 @@ export async function deleteKeys(client, prefix) {
   return deleted;
 }
 
-/** Number of jobs BullMQ holds in the queue's waiting + active lists. */
+/** Number of jobs BullMQ still has to deliver: waiting, active, prioritized or delayed (retries). */
 export async function queueDepth(client, prefix, queue = 'kable-delivery') {
-  const [wait, active, prioritized] = await Promise.all([
+  const [wait, active, prioritized, delayed] = await Promise.all([
     client.llen(`${prefix}:${queue}:wait`),
     client.llen(`${prefix}:${queue}:active`),
     client.zcard(`${prefix}:${queue}:prioritized`),
+    client.zcard(`${prefix}:${queue}:delayed`),
   ]);
-  return wait + active + prioritized;
+  return wait + active + prioritized + delayed;
 }

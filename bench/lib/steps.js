@@ -63,7 +63,19 @@ export async function endToEnd(ctx, apiUrl, prefix, { rate, perRequest = 20, dur
     },
   });
   const loadEnded = Date.now();
-  const drained = await waitFor(async () => (await ctx.kable.stats()).distinct >= load.events, drainTimeoutMs);
+  // Done when the queue is empty (nothing waiting, active or delayed for a retry) and Kable's count
+  // has not moved for a second: what is missing then is really missing, not late.
+  let lastCount = -1;
+  const drained = await waitFor(
+    async () => {
+      const [{ distinct }, depth] = await Promise.all([ctx.kable.stats(), queueDepth(ctx.redis.client, prefix)]);
+      const settled = depth === 0 && distinct === lastCount && distinct >= load.events;
+      lastCount = distinct;
+      return settled;
+    },
+    drainTimeoutMs,
+    1000,
+  );
   const stats = await ctx.kable.stats();
   const receipts = await ctx.kable.receipts();
   const lags = [];
