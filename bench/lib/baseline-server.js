@@ -29,6 +29,8 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.listen(Number(process.env.PORT), '127.0.0.1', () => process.send({ ready: true }));
+// If the benchmark dies, do not outlive it.
+process.on('disconnect', () => process.exit(0));
 process.on('message', (msg) => {
   if (msg.cmd === 'stop') {
     server.closeAllConnections();

@@ -53,4 +53,6 @@ process.on('message', (msg) => {
       void emulator.stop().then(() => process.exit(0));
   }
 });
+// If the benchmark dies, do not outlive it.
+process.on('disconnect', () => process.exit(0));
 process.send({ ready: true, url });

@@ -35,6 +35,7 @@ export async function startRedis() {
     ],
     { stdio: 'ignore' },
   );
+  process.on('exit', () => child.kill()); // also when the benchmark fails
   child.on('error', (error) => {
     console.error(`could not start redis-server (${error.message}); install it or set REDIS_URL`);
     process.exit(1);
