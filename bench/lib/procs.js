@@ -1,0 +1,186 @@
+// Child processes of the benchmark: the service (from dist/), the fake Kable, the baseline server.
+import { fork, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ROOT = join(here, '..', '..');
+
+export const WRITE_KEY = 'wk_bench_0123456789';
+
+export async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The service build the benchmark runs: dist/, or BENCH_DIST. */
+export function distDir() {
+  return process.env.BENCH_DIST ?? join(ROOT, 'dist');
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Everything started and not yet stopped, so that a failed scenario leaves no process behind. */
+const running = new Set();
+
+export async function stopAll() {
+  await Promise.all([...running].map((p) => p.stop()));
+}
+
+/** A forked child that answers `{id, ...}` to each `{id, cmd, ...}` it receives. */
+class IpcChild {
+  constructor(child) {
+    this.child = child;
+    this.next = 1;
+    this.pending = new Map();
+    running.add(this);
+    this.ready = new Promise((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`${child.spawnfile} exited with ${code} before it was ready`)));
+      child.on('message', (msg) => {
+        if (msg.ready) return resolve(msg);
+        const done = this.pending.get(msg.id);
+        this.pending.delete(msg.id);
+        done?.(msg);
+      });
+    });
+  }
+  call(cmd, args = {}) {
+    const id = this.next++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.child.send({ id, cmd, ...args });
+    });
+  }
+  async stop() {
+    running.delete(this);
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.send({ cmd: 'stop' });
+    await Promise.race([exited, sleep(5000).then(() => this.child.kill('SIGKILL'))]);
+  }
+}
+
+/** The fake Kable (dist/kable/kable-emulator.js) in its own process. */
+export async function startKable() {
+  const child = new IpcChild(fork(join(here, 'kable-child.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const { url } = await child.ready;
+  return Object.assign(child, {
+    url,
+    mode: (status, delayMs = 0) => child.call('mode', { status, delayMs }),
+    reset: (record = false) => child.call('reset', { record }),
+    stats: () => child.call('stats'),
+    receipts: async () => (await child.call('receipts')).receipts,
+  });
+}
+
+/** The floor: node:http + JSON.parse + one BullMQ job per request (baseline-server.js). */
+export async function startBaseline({ redisUrl, prefix }) {
+  const port = await freePort();
+  const child = new IpcChild(
+    fork(join(here, 'baseline-server.js'), [], {
+      env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl, REDIS_PREFIX: prefix },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
+  await child.ready;
+  return Object.assign(child, { url: `http://127.0.0.1:${port}`, pid: child.child.pid });
+}
+
+/**
+ * One service process from dist/main.js (BENCH_DIST=<dir> runs another build, for A/B comparisons). `profileDir` runs it under --cpu-prof; such a process is
+ * ended with process.exit() (over IPC) so that Node writes the profile.
+ */
+export async function startService({ role = 'all', redisUrl, prefix, kableUrl, env = {}, profileDir, name = role }) {
+  const port = await freePort();
+  const execArgv = [];
+  if (profileDir) {
+    mkdirSync(profileDir, { recursive: true });
+    execArgv.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`);
+    execArgv.push('--import', join(here, 'exit-on-ipc.js'));
+  }
+  const child = spawn(process.execPath, [...execArgv, join(distDir(), 'main.js')], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      KABLE_API_KEY: 'sk_test.bench-api-key',
+      KABLE_CLIENT_ID: 'kci_bench',
+      KABLE_BASE_URL: kableUrl,
+      SEGMENT_WRITE_KEYS: WRITE_KEY,
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: prefix,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      SERVICE_ROLE: role,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit', ...(profileDir ? ['ipc'] : [])],
+  });
+  await new Promise((resolve, reject) => {
+    let out = '';
+    const onExit = (code) => reject(new Error(`service (${name}) exited with ${code} before listening:\n${out}`));
+    child.once('exit', onExit);
+    child.stdout.on('data', (chunk) => {
+      if (out.length < 10_000) out += chunk;
+      if (out.includes('listening on')) {
+        child.off('exit', onExit);
+        resolve();
+      }
+    });
+  });
+  if (process.env.BENCH_SERVICE_OUTPUT) child.stdout.pipe(process.stdout);
+  else child.stdout.resume();
+  const handle = {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    async stop() {
+      running.delete(handle);
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      if (profileDir) child.send({ cmd: 'exit' });
+      else child.kill('SIGTERM');
+      await Promise.race([exited, sleep(15_000).then(() => child.kill('SIGKILL'))]);
+    },
+  };
+  running.add(handle);
+  return handle;
+}
+
+/** Resident memory of a process, from /proc (Linux), in bytes. */
+export function rssOf(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time (user + system) a process has used so far, in seconds, from /proc (Linux); 0 elsewhere. */
+export function cpuSecondsOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples a process's RSS every `everyMs`; `stop()` returns the peak seen, in bytes (for scenario 6). */
+export function watchPeakRss(pid, everyMs = 100) {
+  let peak = rssOf(pid);
+  const timer = setInterval(() => (peak = Math.max(peak, rssOf(pid))), everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(peak, rssOf(pid));
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import { startService } from '../lib/procs.js';
+import { endToEnd, measureDrain, prefill } from '../lib/steps.js';
+import { e2eRow } from './s3-end-to-end.js';
+
+/** `workers` worker processes. */
+async function topology(ctx, prefix, workers) {
+  const common = { redisUrl: ctx.redis.url, prefix, kableUrl: ctx.kable.url };
+  // Started together, so that one does not drain the backlog alone while the other boots.
+  return Promise.all(Array.from({ length: workers }, (_, i) => startService({ ...common, role: 'worker', name: `s7-worker${i}` })));
+}
+
+async function stopAll(procs) {
+  await Promise.all(procs.map((p) => p.stop()));
+}
+
+export default {
+  id: 7,
+  name: 'scale-out: API + 2 worker processes',
+  goal: 'end-to-end throughput grows with the second worker',
+  async run(ctx) {
+    // Scenario 3 with the worker in two processes beside an API-only process.
+    const prefix = ctx.prefix('s7');
+    const api = await startService({ role: 'api', redisUrl: ctx.redis.url, prefix, kableUrl: ctx.kable.url, name: 's7-api' });
+    const workers = await topology(ctx, prefix, 2);
+    const e2e = await endToEnd(ctx, api.url, prefix, { rate: ctx.e2eRate, duration: ctx.e2eDuration });
+    await stopAll([api, ...workers]);
+    await ctx.cleanup(prefix);
+
+    // Delivery capacity: how fast 1 and then 2 worker processes drain the same backlog.
+    const capacity = {};
+    for (const n of [1, 2]) {
+      const p = ctx.prefix(`s7c${n}`);
+      const { accepted } = await prefill(ctx, p, ctx.backlogEvents);
+      await ctx.kable.reset();
+      const procs = await topology(ctx, p, n);
+      capacity[n] = await measureDrain(ctx, accepted, 120_000);
+      await stopAll(procs);
+      await ctx.cleanup(p);
+    }
+    const row = e2eRow(e2e, ctx.e2eRate);
+    const growth = capacity[2].eventsPerSec / capacity[1].eventsPerSec;
+    return {
+      ...row,
+      extra: `${row.extra}; drain: 1 worker ${Math.round(capacity[1].eventsPerSec)}/s, 2 workers ${Math.round(capacity[2].eventsPerSec)}/s (x${growth.toFixed(2)})`,
+      met: growth > 1.05,
+      details: { endToEnd: e2e, drainCapacity: capacity, growth },
+    };
+  },
+};
