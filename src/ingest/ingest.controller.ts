@@ -8,7 +8,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { BacklogGate } from './backlog.gate.js';
 import { ApiErrors, AUTH, INGEST_RESULT_EXAMPLE, TRACK_EXAMPLE } from '../ops/openapi.js';
 import { type IngestResult, IngestService, StorageUnavailableError } from './ingest.service.js';
-import { LIMITS, MESSAGE_TYPES, type MessageType } from './segment-message.js';
+import { LIMITS, MESSAGE_TYPES, type MessageType, messageBytesIfLarge } from './segment-message.js';
 import { SecretMatcher, verifySignature, writeKeyFromBasic } from './write-key.auth.js';
 
 /** Seconds a sender is asked to wait when the backlog is over the limit. */
@@ -157,11 +157,9 @@ export class IngestController {
         { 'retry-after': String(BACKLOG_RETRY_AFTER_S) },
       );
     }
-    // Only measure messages one by one when the body as a whole could hold one over 32 KB.
-    const sizes =
-      isBatch && (req.rawBody?.length ?? 0) > LIMITS.messageBytes
-        ? input.messages.map((m) => Buffer.byteLength(JSON.stringify(m) ?? ''))
-        : undefined;
+    // Only measure messages one by one when the body as a whole could hold one over 32 KB, and
+    // then exactly only those whose cheap upper bound is over it.
+    const sizes = isBatch && (req.rawBody?.length ?? 0) > LIMITS.messageBytes ? input.messages.map(messageBytesIfLarge) : undefined;
     let result: IngestResult;
     try {
       result = await this.ingest.ingest({ ...input, sizes, receivedAt: new Date() });

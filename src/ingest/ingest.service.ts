@@ -37,7 +37,7 @@ export interface IngestInput {
   /** The type implied by the endpoint (`/v1/track` → track). */
   defaultType?: MessageType;
   /** Encoded size of each message, when some may exceed 32 KB. */
-  sizes?: number[];
+  sizes?: Array<number | undefined>;
   /** Fields a `/v1/batch` body sets for all its messages (`context`, `integrations`). */
   shared?: Record<string, unknown>;
   receivedAt: Date;
@@ -74,8 +74,11 @@ export class IngestService {
     const now = receivedAt.getTime();
     const traced = this.config.eventTraceWindowMs > 0;
 
+    // Fields a /v1/batch body sets for all its messages; analytics-node sets none.
+    const shared = input.shared && Object.values(input.shared).some(isPlainObject) ? input.shared : undefined;
+
     messages.forEach((raw, index) => {
-      const merged = input.shared ? withShared(raw, input.shared) : raw;
+      const merged = shared ? withShared(raw, shared) : raw;
       const result = validateMessage(merged, input.defaultType, input.sizes?.[index]);
       if (!result.ok) {
         const messageId = (raw as { messageId?: unknown } | null)?.messageId;
@@ -168,6 +171,10 @@ export class IngestService {
 }
 
 const STORE_TIMEOUT_MS = 3000;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
 
 function withShared(raw: unknown, shared: Record<string, unknown>): unknown {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;

@@ -1,4 +1,5 @@
-import { derivedMessageId, validateMessage } from './segment-message.js';
+import fc from 'fast-check';
+import { derivedMessageId, jsonBytesUpperBound, messageBytesIfLarge, validateMessage } from './segment-message.js';
 
 const valid = { type: 'track', event: 'API Call', userId: 'u', messageId: 'm' };
 
@@ -56,5 +57,27 @@ describe('validateMessage', () => {
       expect(a.message.messageId.length).toBeLessThanOrEqual(100);
     }
     expect(derivedMessageId({ a: 1 })).toMatch(/^derived-[0-9a-f]{40}$/);
+  });
+});
+
+describe('jsonBytesUpperBound / messageBytesIfLarge', () => {
+  it('is never below the real encoded size', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(jsonBytesUpperBound(value)).toBeGreaterThanOrEqual(Buffer.byteLength(JSON.stringify(value)));
+      }),
+      { numRuns: 2000 },
+    );
+    const tricky = { quote: '"\\\n\u0001', emoji: '😀😀', cjk: '漢字', nested: [1.5e300, -0, null, true, { a: '' }] };
+    expect(jsonBytesUpperBound(tricky)).toBeGreaterThanOrEqual(Buffer.byteLength(JSON.stringify(tricky)));
+  });
+
+  it('measures exactly only the messages that could be over 32 KB', () => {
+    expect(messageBytesIfLarge({ type: 'track', properties: { a: 'x'.repeat(100) } })).toBeUndefined();
+    const big = { type: 'track', properties: { blob: 'x'.repeat(33 * 1024) } };
+    expect(messageBytesIfLarge(big)).toBe(Buffer.byteLength(JSON.stringify(big)));
+    // Under the limit but with a loose bound (6 bytes per character): measured, and found small.
+    const medium = { blob: 'x'.repeat(6000) };
+    expect(messageBytesIfLarge(medium)).toBe(6011);
   });
 });

@@ -55,6 +55,35 @@ function isIdentity(value: unknown): boolean {
 }
 
 /**
+ * An upper bound of the UTF-8 size of `JSON.stringify(value)`, without building the string: each
+ * string counts 6 bytes per UTF-16 unit (the `\uXXXX` worst case), each number 24. Used to skip
+ * the exact measurement of messages that cannot be over the 32 KB limit. Bodies are at most 64
+ * levels deep (checked before parsing), so the recursion is bounded.
+ */
+export function jsonBytesUpperBound(value: unknown): number {
+  if (typeof value === 'string') return value.length * 6 + 2;
+  if (typeof value === 'number') return 24;
+  if (typeof value === 'boolean' || value === null) return 5;
+  if (Array.isArray(value)) {
+    let total = 2;
+    for (const item of value) total += jsonBytesUpperBound(item) + 1;
+    return total;
+  }
+  if (typeof value === 'object') {
+    let total = 2;
+    for (const [key, item] of Object.entries(value)) total += key.length * 6 + 4 + jsonBytesUpperBound(item);
+    return total;
+  }
+  return 4; // undefined and functions are left out by JSON.stringify (or become null in arrays)
+}
+
+/** The exact encoded size of a message, measured only when it could be over the 32 KB limit. */
+export function messageBytesIfLarge(message: unknown): number | undefined {
+  if (jsonBytesUpperBound(message) <= LIMITS.messageBytes) return undefined;
+  return Buffer.byteLength(JSON.stringify(message) ?? '');
+}
+
+/**
  * A messageId for a message that came without one, derived from its content so that a retry of
  * the same message (same content) gets the same id and is deduplicated.
  */
@@ -109,5 +138,7 @@ export function validateMessage(raw: unknown, defaultType?: MessageType, bytes?:
   if (type === 'track' && (typeof raw.event !== 'string' || raw.event.trim() === '')) {
     return { ok: false, code: 'missing_event', error: 'event is required on a track call (a non-empty string)' };
   }
-  return { ok: true, message: { ...raw, type: type as MessageType, messageId } as SegmentMessage };
+  // Most messages already carry both fields: no copy then.
+  const message = raw.type === type && raw.messageId === messageId ? raw : { ...raw, type, messageId };
+  return { ok: true, message: message as SegmentMessage };
 }
