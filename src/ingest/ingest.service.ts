@@ -12,7 +12,7 @@ import { EngageService } from '../engage/engage.service.js';
 import { classifyMembership, type Membership } from '../engage/membership.js';
 import { receivedValue } from '../ops/event-trace.js';
 import { DedupStore } from './dedup.store.js';
-import { type MessageType, type RejectCode, type SegmentMessage, validateMessage } from './segment-message.js';
+import { isPlainObject, type MessageType, type RejectCode, validateMessage } from './segment-message.js';
 
 export interface Rejection {
   index: number;
@@ -172,18 +172,13 @@ export class IngestService {
 
 const STORE_TIMEOUT_MS = 3000;
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 function withShared(raw: unknown, shared: Record<string, unknown>): unknown {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
-  const message = raw as SegmentMessage;
-  const out: Record<string, unknown> = { ...message };
+  if (!isPlainObject(raw)) return raw;
+  const out: Record<string, unknown> = { ...raw };
   for (const [key, value] of Object.entries(shared)) {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) continue;
-    const own = message[key];
-    out[key] = own !== null && typeof own === 'object' && !Array.isArray(own) ? { ...value, ...own } : (own ?? value);
+    if (!isPlainObject(value)) continue;
+    const own = raw[key];
+    out[key] = isPlainObject(own) ? { ...value, ...own } : (own ?? value);
   }
   return out;
 }

@@ -46,7 +46,7 @@ const OBJECT_FIELDS = ['properties', 'traits', 'context', 'integrations'] as con
 // ISO-8601 date-time with a time zone (what Segment's libraries send), e.g. 2022-01-09T09:32:01.123Z.
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
