@@ -68,6 +68,16 @@ describe('jsonBytesUpperBound / messageBytesIfLarge', () => {
       }),
       { numRuns: 2000 },
     );
+    // The longest numbers JSON can hold: 17 significant digits after "-0.00000", or before an exponent.
+    for (const n of [-0.0000012919601491912461, -1.2345678901234567e-308, -123456789012345680000, -Number.MAX_VALUE]) {
+      expect(jsonBytesUpperBound(n)).toBeGreaterThanOrEqual(JSON.stringify(n).length);
+    }
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (n) => {
+        expect(jsonBytesUpperBound(n)).toBeGreaterThanOrEqual(JSON.stringify(n).length);
+      }),
+      { numRuns: 20_000 },
+    );
     const tricky = { quote: '"\\\n\u0001', emoji: '😀😀', cjk: '漢字', nested: [1.5e300, -0, null, true, { a: '' }] };
     expect(jsonBytesUpperBound(tricky)).toBeGreaterThanOrEqual(Buffer.byteLength(JSON.stringify(tricky)));
   });

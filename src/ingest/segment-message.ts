@@ -56,13 +56,14 @@ function isIdentity(value: unknown): boolean {
 
 /**
  * An upper bound of the UTF-8 size of `JSON.stringify(value)`, without building the string: each
- * string counts 6 bytes per UTF-16 unit (the `\uXXXX` worst case), each number 24. Used to skip
+ * string counts 6 bytes per UTF-16 unit (the `\uXXXX` worst case), each number 25 (the longest
+ * JSON a double gives, e.g. `-0.0000012919601491912461`). Used to skip
  * the exact measurement of messages that cannot be over the 32 KB limit. Bodies are at most 64
  * levels deep (checked before parsing), so the recursion is bounded.
  */
 export function jsonBytesUpperBound(value: unknown): number {
   if (typeof value === 'string') return value.length * 6 + 2;
-  if (typeof value === 'number') return 24;
+  if (typeof value === 'number') return 25;
   if (typeof value === 'boolean' || value === null) return 5;
   if (Array.isArray(value)) {
     let total = 2;
