@@ -23,34 +23,54 @@ function messageParts(i) {
   return JSON.stringify(message).split('@@ID@@');
 }
 
+/** 32 pseudo-random bits from a string seed and two numbers (FNV-1a, then a murmur3 finaliser). */
+function mix(seed, a, b) {
+  let h = seed ^ Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca77);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+const hex = (n, width) => n.toString(16).padStart(width, '0').slice(-width);
+
 /**
- * Makes request bodies: `next(seq)` returns the body of request number `seq`, whose messages have
- * the messageIds `${tag}-${seq}-${i}`. Built by concatenation: the load generator shares the 2 cores.
+ * Makes request bodies: `next(seq)` returns the body of request number `seq`. Message `i` of
+ * request `seq` has the messageId `idOf(seq, i)`, shaped like analytics-node's
+ * (`node-next-<ms>-<uuid>`, 60 characters): the uuid's first 20 hex digits are pseudo-random
+ * (as incompressible as a real uuid's, for Redis memory and job compression), its last 12 encode
+ * seq and i so that `seqOf` can read them back. Built by concatenation: the load generator shares
+ * the 2 cores.
  */
 export function bodyFactory(kind, eventsPerRequest) {
-  const tag = `bench${randomBytes(4).toString('hex')}`;
+  const tag = `node-next-${Date.now()}-`;
+  const seed = randomBytes(4).readUInt32LE(0);
   const parts = Array.from({ length: eventsPerRequest }, (_, i) => messageParts(i));
+  const idOf = (seq, i) => {
+    const a = mix(seed, seq, i);
+    const b = mix(seed ^ 0x5bd1e995, seq, i);
+    const c = mix(seed ^ 0x27d4eb2f, seq, i);
+    return `${tag}${hex(a, 8)}-${hex(b, 4)}-4${hex(b >>> 16, 3)}-${hex(c, 4)}-${hex(seq, 8)}${hex(i, 4)}`;
+  };
   let seq = 0;
   return {
     tag,
+    idOf,
     /** Request numbers continue across runs, so a warm-up never reuses the measured run's messageIds. */
     nextSeq: () => seq++,
     path: kind === 'batch' ? '/v1/batch' : '/v1/track',
     eventsPerRequest,
     next(seq) {
-      const id = `${tag}-${seq}-`;
-      if (kind !== 'batch') return parts[0][0] + id + '0' + parts[0][1];
+      if (kind !== 'batch') return parts[0][0] + idOf(seq, 0) + parts[0][1];
       let out = '{"batch":[';
-      for (let i = 0; i < eventsPerRequest; i++) out += (i ? ',' : '') + parts[i][0] + id + i + parts[i][1];
+      for (let i = 0; i < eventsPerRequest; i++) out += (i ? ',' : '') + parts[i][0] + idOf(seq, i) + parts[i][1];
       return out + `],"sentAt":"${TIMESTAMP}"}`;
     },
   };
 }
 
-/** Parses `${tag}-${seq}-${i}` back to seq. */
+/** Reads seq back from a messageId made by `idOf`. */
 export function seqOf(messageId) {
-  const end = messageId.lastIndexOf('-');
-  return Number(messageId.slice(messageId.lastIndexOf('-', end - 1) + 1, end));
+  return parseInt(messageId.slice(-12, -4), 16);
 }
 
 /**

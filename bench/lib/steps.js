@@ -92,7 +92,7 @@ export async function endToEnd(ctx, apiUrl, prefix, { rate, perRequest = 20, dur
   const received = new Set(receipts.map(([id]) => id));
   let missing = 0;
   answered.forEach((_, seq) => {
-    for (let i = 0; i < perRequest; i++) if (!received.has(`${bodies.tag}-${seq}-${i}`)) missing += 1;
+    for (let i = 0; i < perRequest; i++) if (!received.has(bodies.idOf(seq, i))) missing += 1;
   });
   await ctx.kable.reset(false);
   return {
