@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import type { KableEvent } from '../src/kable/kable-event.js';
+import { decodeJobEvents } from '../src/kable/job-data.js';
 import { QUEUES, type DeliverJobData } from '../src/kable/queues.js';
 import { basicAuth, type Harness, REDIS_URL, startHarness, WRITE_KEY } from './support/harness.js';
 
@@ -180,7 +181,7 @@ describe('fuzz: ingest never answers 5xx and queues only valid events', () => {
     const queue = new Queue<DeliverJobData>(QUEUES.delivery, { connection, prefix: h.prefix });
     try {
       const jobs = await queue.getJobs(['wait', 'waiting', 'prioritized', 'delayed', 'active']);
-      const events: KableEvent[] = jobs.flatMap((job) => job.data.events);
+      const events: KableEvent[] = (await Promise.all(jobs.map((job) => decodeJobEvents(job.data)))).flat();
       expect(events.length).toBe(queued);
       expect(new Set(events.map((e) => e.transactionId)).size).toBe(events.length);
       for (const event of events) {

@@ -5,7 +5,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
+import { decodeJobEvents } from '../src/kable/job-data.js';
 import { KableEmulator } from '../src/kable/kable-emulator.js';
+import type { DeliverJobData } from '../src/kable/queues.js';
 import { deleteKeys, REDIS_URL, testPrefix, track, waitFor } from './support/harness.js';
 
 /**
@@ -57,8 +59,12 @@ async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
       const type = await redis.type(key);
       parts.push(key);
       if (type === 'string') parts.push((await redis.get(key)) ?? '');
-      else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+      else if (type === 'hash') {
+        const hash = await redis.hgetall(key);
+        parts.push(JSON.stringify(hash));
+        // Delivery jobs hold large event lists deflated (src/kable/job-data.ts): search them decoded.
+        if (hash.data?.includes('"deflated"')) parts.push(JSON.stringify(await decodeJobEvents(JSON.parse(hash.data) as DeliverJobData)));
+      } else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
       else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')));
       else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
       else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));

@@ -43,7 +43,7 @@ export class DedupStore {
   }
 
   /**
-   * Marks the ids as accepted; `value` (a small JSON ReceivedRecord, src/ops/event-trace.ts) says
+   * Marks the ids as accepted; `value` (`receivedValue`, src/ops/event-trace.ts) says
    * when and in which job, for GET /v1/events/:messageId. `notes` are trace records of the
    * request's skipped and rejected messages, written in the same round trip, never over one
    * that exists.

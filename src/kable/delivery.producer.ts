@@ -2,6 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { BacklogCounter } from './backlog.counter.js';
+import { encodeJobData } from './job-data.js';
 import type { KableEvent } from './kable-event.js';
 import { type DeliverJobData, JOBS, QUEUES } from './queues.js';
 
@@ -22,7 +23,7 @@ export class DeliveryProducer {
   /** Resolves with the job's id once the job is stored in Redis; rejects if Redis cannot take it. */
   async enqueue(events: KableEvent[], source: DeliverJobData['source']): Promise<string | undefined> {
     if (events.length === 0) return undefined;
-    const job = await this.queue.add(JOBS.deliver, { events, source });
+    const job = await this.queue.add(JOBS.deliver, encodeJobData(events, source));
     // The job is stored: failing the request now would only make the sender retry it. A missed
     // count is healed once the queue is empty (BacklogCounter).
     await this.backlog.added(events.length).catch((error: Error) => this.logger.warn(`could not count the backlog: ${error.message}`));

@@ -8,12 +8,15 @@ import { EventTraceStore, TRACE_ANSWER_CHARS, type TraceRecord } from '../ops/ev
 import { workerConnectionOptions } from '../redis/redis.module.js';
 import { BacklogCounter } from './backlog.counter.js';
 import { DeadLetterStore, type DeadLetter } from './dead-letter.store.js';
+import { decodeJobEvents, encodeJobData } from './job-data.js';
 import { KableBatcher, type EventOutcome } from './kable-batcher.js';
+import type { KableEvent } from './kable-event.js';
 
-type FailedOutcome = Exclude<EventOutcome, { kind: 'delivered' }>;
 import { KableClient } from './kable.client.js';
 import { backoffDelay, RetryableDeliveryError, type SendResult } from './kable.errors.js';
 import { BACKOFF_TYPE, type DeliverJobData, QUEUES } from './queues.js';
+
+type FailedOutcome = Exclude<EventOutcome, { kind: 'delivered' }>;
 
 export interface DeliveryJobResult {
   delivered: number;
@@ -92,7 +95,7 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   }
 
   async process(job: Job<DeliverJobData, DeliveryJobResult>): Promise<DeliveryJobResult> {
-    const { events } = job.data;
+    const events = await decodeJobEvents(job.data);
     const outcomes = await this.batcher.submit(events);
     const now = Date.now();
 
@@ -150,7 +153,12 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
       this.metrics.retried.inc(retry.length);
       if (retry.length < events.length) {
         // Only the events that still need Kable are tried again.
-        await job.updateData({ ...job.data, events: retry.map((i) => events[i]) });
+        await job.updateData(
+          encodeJobData(
+            retry.map((i) => events[i]),
+            job.data.source,
+          ),
+        );
       }
       const first = outcomes[retry[0]] as FailedOutcome;
       if (first.status === 429 && first.retryAfterMs !== undefined && this.worker) {
@@ -167,7 +175,7 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
     return { delivered, failed: dead.length };
   }
 
-  private deadLetter(job: Job<DeliverJobData>, event: DeliverJobData['events'][number], outcome: EventOutcome, now: number): DeadLetter {
+  private deadLetter(job: Job<DeliverJobData>, event: KableEvent, outcome: EventOutcome, now: number): DeadLetter {
     const failure = outcome as FailedOutcome;
     const reason =
       failure.kind === 'retryable'

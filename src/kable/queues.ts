@@ -12,9 +12,18 @@ export const JOBS = {
   deliver: 'deliver',
 } as const;
 
-/** The payload of a `deliver` job: Kable events mapped at ingest, delivered together. */
+/**
+ * The payload of a `deliver` job: Kable events mapped at ingest, delivered together. Written and
+ * read only through `encodeJobData` / `decodeJobEvents` (job-data.ts): large jobs hold the events
+ * deflated.
+ */
 export interface DeliverJobData {
-  events: KableEvent[];
+  /** The events as JSON (small jobs, and jobs queued before compression existed). */
+  events?: KableEvent[];
+  /** The events' JSON, raw-deflated, base64. */
+  deflated?: string;
+  /** How many events `deflated` holds. */
+  count?: number;
   /** Where the events came from: `ingest`, `engage`, `replay`. */
   source: 'ingest' | 'engage' | 'replay';
 }

@@ -41,9 +41,26 @@ export type TraceRecord =
 /** How long Kable's answer body is kept in a trace record. */
 export const TRACE_ANSWER_CHARS = 500;
 
+/**
+ * The value of a dedup key: `<receivedAt ms>:<jobId>` (or just the time). Kept this short on
+ * purpose: there is one such key per accepted event for the whole DEDUP_WINDOW, and a JSON object
+ * cost 16 more bytes of Redis memory per event (BENCHMARKS.md, scenario 5).
+ */
 export function receivedValue(receivedAt: Date, jobId: string | undefined): string {
-  const record: ReceivedRecord = jobId === undefined ? { r: receivedAt.getTime() } : { r: receivedAt.getTime(), j: jobId };
-  return JSON.stringify(record);
+  return jobId === undefined ? String(receivedAt.getTime()) : `${receivedAt.getTime()}:${jobId}`;
+}
+
+/** Reads a dedup key's value, in the current form or the ones earlier versions wrote (JSON, "1"). */
+export function parseReceived(raw: string): ReceivedRecord {
+  const match = /^(\d+)(?::(.+))?$/.exec(raw);
+  if (match && raw !== '1') return match[2] === undefined ? { r: Number(match[1]) } : { r: Number(match[1]), j: match[2] };
+  try {
+    const parsed = JSON.parse(raw) as ReceivedRecord;
+    if (typeof parsed === 'object' && parsed !== null && typeof parsed.r === 'number') return parsed;
+  } catch {
+    // Keys written before traces existed hold "1".
+  }
+  return { r: 0 };
 }
 
 export function traceKey(keys: RedisKeys, messageId: string): string {
@@ -125,14 +142,4 @@ export class EventTraceStore {
     }
     return out;
   }
-}
-
-function parseReceived(raw: string): ReceivedRecord {
-  try {
-    const parsed = JSON.parse(raw) as ReceivedRecord;
-    if (typeof parsed === 'object' && parsed !== null && typeof parsed.r === 'number') return parsed;
-  } catch {
-    // Keys written before traces existed hold "1".
-  }
-  return { r: 0 };
 }

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/app.setup.js';
+import { decodeJobEvents } from '../../src/kable/job-data.js';
 import { type DeliverJobData, QUEUES } from '../../src/kable/queues.js';
 import { type Harness, startHarness } from '../support/harness.js';
 import { expectInvariant, formatTally, Ledger } from '../support/ledger.js';
@@ -92,7 +93,8 @@ describe('faults: Kable misbehaves', () => {
       const queue = new Queue<DeliverJobData>(QUEUES.delivery, { connection: h.redis.duplicate(), prefix: h.prefix });
       try {
         const completed = await queue.getCompleted();
-        const job = completed.find((j) => j.data.events.some((e) => e.transactionId === firstEvent.messageId));
+        const decoded = await Promise.all(completed.map(async (j) => ({ j, events: await decodeJobEvents(j.data) })));
+        const job = decoded.find(({ events }) => events.some((e) => e.transactionId === firstEvent.messageId))?.j;
         expect(job).toBeDefined();
         expect({ attemptsMade: job!.attemptsMade, startedMoreThanOnce: job!.attemptsStarted >= 2 }).toEqual({
           attemptsMade: 1,
