@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { basicAuth, type Harness, startHarness, track } from './support/harness.js';
+import { basicAuth, type Harness, startHarness, track, waitFor } from './support/harness.js';
 
 const ADMIN_TOKEN = 'admin-token-for-dashboard-0123456789';
 
@@ -41,6 +41,29 @@ describe('queue dashboard at /admin/queues', () => {
     expect(api.status).toBe(200);
     const names = (api.body as { queues: Array<{ name: string }> }).queues.map((q) => q.name);
     expect(names).toEqual(['kable-delivery', 'engage-sync']);
+  });
+
+  it('shows the events of a large (deflated) job decoded', async () => {
+    const before = h.kable.events.length;
+    const batch = Array.from({ length: 20 }, (_, i) => track({ messageId: `dashboard-${i}`, properties: { n: i } }));
+    await request(h.url).post('/v1/batch').set('authorization', basicAuth()).send({ batch }).expect(200);
+    await h.kable.waitForEvents(before + 20);
+    type Listing = { queues: Array<{ name: string; jobs: Array<{ data: Record<string, unknown> }> }> };
+    // The worker completes the job just after Kable answers.
+    const listing = await waitFor(
+      async () => {
+        const api = await request(h.url)
+          .get('/admin/queues/api/queues?activeQueue=kable-delivery&status=completed&page=1')
+          .set('authorization', `Bearer ${ADMIN_TOKEN}`);
+        expect(api.status).toBe(200);
+        return api.body as Listing;
+      },
+      (body) => body.queues.some((q) => q.jobs.some((j) => j.data.count === 20)),
+    );
+    const job = listing.queues.find((q) => q.name === 'kable-delivery')?.jobs.find((j) => j.data.count === 20);
+    expect(job?.data).toMatchObject({ source: 'ingest', count: 20 });
+    expect(job?.data.deflated).toBeUndefined();
+    expect((job?.data.events as Array<{ transactionId: string }>).map((e) => e.transactionId)).toEqual(batch.map((m) => m.messageId));
   });
 
   it('is closed when ADMIN_TOKEN is not set', async () => {

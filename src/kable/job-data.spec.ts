@@ -1,4 +1,4 @@
-import { decodeJobEvents, DEFLATE_FROM_CHARS, encodeJobData } from './job-data.js';
+import { decodeJobEvents, DEFLATE_FROM_CHARS, encodeJobData, readableJobData } from './job-data.js';
 import type { KableEvent } from './kable-event.js';
 
 function events(n: number): KableEvent[] {
@@ -39,5 +39,14 @@ describe('delivery job data', () => {
     await expect(
       decodeJobEvents({ source: 'ingest', count: 1, deflated: Buffer.from('not deflate').toString('base64') }),
     ).rejects.toThrow();
+  });
+
+  it('shows a deflated job decoded for people, and anything else as it is', () => {
+    const many = events(40);
+    expect(readableJobData(encodeJobData(many, 'engage'))).toEqual({ source: 'engage', count: 40, events: many });
+    const plain = encodeJobData(events(1), 'ingest');
+    expect(readableJobData(plain)).toBe(plain);
+    const corrupt = { source: 'ingest' as const, count: 1, deflated: 'AAAA' };
+    expect(readableJobData(corrupt)).toBe(corrupt);
   });
 });

@@ -1,5 +1,5 @@
 import { promisify } from 'node:util';
-import { constants, deflateRawSync, inflateRaw } from 'node:zlib';
+import { constants, deflateRawSync, inflateRaw, inflateRawSync } from 'node:zlib';
 import type { KableEvent } from './kable-event.js';
 import type { DeliverJobData } from './queues.js';
 
@@ -31,4 +31,18 @@ export async function decodeJobEvents(data: DeliverJobData): Promise<KableEvent[
   if (data.deflated === undefined) return data.events ?? [];
   const json = (await inflate(Buffer.from(data.deflated, 'base64'))).toString('utf8');
   return JSON.parse(json) as KableEvent[];
+}
+
+/**
+ * The job data as people should see it (the queue dashboard): deflated events shown decoded. A job
+ * that cannot be decoded is shown as stored.
+ */
+export function readableJobData(data: DeliverJobData): DeliverJobData {
+  if (typeof data?.deflated !== 'string') return data;
+  try {
+    const events = JSON.parse(inflateRawSync(Buffer.from(data.deflated, 'base64')).toString('utf8')) as KableEvent[];
+    return { source: data.source, count: data.count, events };
+  } catch {
+    return data;
+  }
 }

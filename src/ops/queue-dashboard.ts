@@ -9,7 +9,8 @@ import type { AppConfig } from '../config/config.js';
 import { adminTokenFrom } from '../http/admin.guard.js';
 import { SecretMatcher } from '../ingest/write-key.auth.js';
 import { ENGAGE_QUEUE } from '../engage/engage.queues.js';
-import { QUEUES } from '../kable/queues.js';
+import { readableJobData } from '../kable/job-data.js';
+import { type DeliverJobData, QUEUES } from '../kable/queues.js';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 
@@ -24,7 +25,12 @@ export function mountQueueDashboard(app: NestFastifyApplication, config: AppConf
   const serverAdapter = new BullBoardFastifyAdapter();
   serverAdapter.setBasePath(QUEUE_DASHBOARD_PATH);
   createBullBoard({
-    queues: queues.map((queue) => new BullMQAdapter(queue)),
+    queues: queues.map((queue) => {
+      const adapter = new BullMQAdapter(queue);
+      // Large delivery jobs hold their events deflated (src/kable/job-data.ts): show them decoded.
+      if (queue.name === QUEUES.delivery) adapter.setFormatter('data', (data: DeliverJobData) => readableJobData(data));
+      return adapter;
+    }),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'kable-destination' } },
   });
