@@ -1,6 +1,7 @@
 import type { SegmentMessage } from '../ingest/segment-message.js';
 import { parsePropertyMappings } from '../config/property-mappings.js';
-import { eventTimestamp, mapProperties, readClientId, toKableEvent } from './mapping.js';
+import fc from 'fast-check';
+import { canonicalUtc, eventTimestamp, mapProperties, readClientId, toKableEvent, toRfc3339 } from './mapping.js';
 
 const receivedAt = new Date('2024-05-01T12:00:00.000Z');
 
@@ -83,6 +84,45 @@ describe('eventTimestamp', () => {
     );
     expect(eventTimestamp({ originalTimestamp: '2021-06-01T08:00:00.250Z' }, receivedAt)).toBe('2021-06-01T08:00:00.250Z');
     expect(eventTimestamp({}, receivedAt)).toBe('2024-05-01T12:00:00Z');
+  });
+
+  it('skips a timestamp that is not a date, and rolls over what Date rolls over', () => {
+    expect(eventTimestamp({ timestamp: 'yesterday', originalTimestamp: '2021-01-01T00:00:00.000Z' }, receivedAt)).toBe(
+      '2021-01-01T00:00:00Z',
+    );
+    expect(eventTimestamp({ timestamp: '2026-02-30T00:00:00Z' }, receivedAt)).toBe('2026-03-02T00:00:00Z');
+    expect(eventTimestamp({ timestamp: '2026-01-09T24:00:00Z' }, receivedAt)).toBe('2026-01-10T00:00:00Z');
+    expect(eventTimestamp({ timestamp: '2026-13-01T00:00:00Z' }, receivedAt)).toBe('2024-05-01T12:00:00Z');
+  });
+
+  it('answers from the fast path exactly what parsing and formatting a Date answers', () => {
+    const slow = (s: string) => {
+      const date = new Date(s);
+      return Number.isNaN(date.getTime()) ? undefined : toRfc3339(date);
+    };
+    expect(canonicalUtc('2026-01-09T09:32:01.123Z')).toBe('2026-01-09T09:32:01.123Z');
+    expect(canonicalUtc('2024-02-29T23:59:59.000Z')).toBe('2024-02-29T23:59:59Z');
+    expect(canonicalUtc('2026-02-29T00:00:00Z')).toBeUndefined();
+    const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+    const stamp = fc
+      .tuple(
+        fc.integer({ min: 0, max: 9999 }).map((y) => String(y).padStart(4, '0')),
+        two(19),
+        two(39),
+        two(29),
+        two(69),
+        two(69),
+        fc.constantFrom('', '.000', '.001', '.5', '.999', '.1234', '.x12'),
+        fc.constantFrom('Z', 'z', '+00:00', ''),
+        fc.constantFrom('T', ' ', 't'),
+      )
+      .map(([y, mo, d, h, mi, se, frac, zone, t]) => `${y}-${mo}-${d}${t}${h}:${mi}:${se}${frac}${zone}`);
+    fc.assert(
+      fc.property(stamp, (s) => {
+        expect(canonicalUtc(s) ?? slow(s)).toBe(slow(s));
+      }),
+      { numRuns: 50_000 },
+    );
   });
 });
 
