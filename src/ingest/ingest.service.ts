@@ -154,16 +154,18 @@ export class IngestService {
   private async store(candidates: KableEvent[], notes: Array<[string, string]>, receivedAt: Date): Promise<number> {
     const seen = await this.dedup.seen(candidates.map((e) => e.transactionId));
     const fresh = candidates.filter((_, i) => !seen[i]);
-    const jobId = await this.producer.enqueue(fresh, 'ingest');
+    const jobId = await this.producer.enqueue(fresh, 'ingest', false);
     await this.dedup
       .remember(
         fresh.map((e) => e.transactionId),
         receivedValue(receivedAt, jobId),
         notes,
+        fresh.length,
       )
       .catch((error: Error) => {
         // Queued but not remembered: a retry would be queued again with the same transactionId,
-        // which Kable discards. Not worth failing the request for.
+        // which Kable discards. Not worth failing the request for. The backlog counter, counted
+        // in the same command, reads low until the queue is next empty (BacklogCounter).
         this.logger.warn(`could not record messageIds for deduplication: ${error.message}`);
       });
     return fresh.length;

@@ -10,6 +10,11 @@ import { QUEUES } from './queues.js';
 // Resets the counter to 0 only if it still holds the value read before the queue was seen empty.
 const RESET_IF_UNCHANGED = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], '0') return 1 end return 0`;
 
+/** The counter's key. Ingest adds to it in its dedup command (DedupStore.remember), the rest through `added`. */
+export function backlogKey(keys: RedisKeys): string {
+  return keys.key('backlog', 'events');
+}
+
 /**
  * The number of events waiting for Kable (queued, active or waiting for a retry), kept as one
  * Redis counter: the producer adds the events of each job it queues, the worker subtracts the
@@ -30,7 +35,7 @@ export class BacklogCounter {
     keys: RedisKeys,
     metrics: MetricsService,
   ) {
-    this.key = keys.key('backlog', 'events');
+    this.key = backlogKey(keys);
     const measure = () => this.measure();
     new Gauge({
       name: 'kable_backlog_events',

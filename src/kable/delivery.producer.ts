@@ -20,10 +20,15 @@ export class DeliveryProducer {
     this.queue.on('error', () => undefined);
   }
 
-  /** Resolves with the job's id once the job is stored in Redis; rejects if Redis cannot take it. */
-  async enqueue(events: KableEvent[], source: DeliverJobData['source']): Promise<string | undefined> {
+  /**
+   * Resolves with the job's id once the job is stored in Redis; rejects if Redis cannot take it.
+   * The events are added to the backlog counter unless `countBacklog` is false (ingest counts them
+   * in its dedup command, which saves a round trip).
+   */
+  async enqueue(events: KableEvent[], source: DeliverJobData['source'], countBacklog = true): Promise<string | undefined> {
     if (events.length === 0) return undefined;
     const job = await this.queue.add(JOBS.deliver, encodeJobData(events, source));
+    if (!countBacklog) return job.id;
     // The job is stored: failing the request now would only make the sender retry it. A missed
     // count is healed once the queue is empty (BacklogCounter).
     await this.backlog.added(events.length).catch((error: Error) => this.logger.warn(`could not count the backlog: ${error.message}`));

@@ -1,5 +1,11 @@
 /** Reads the value at a dot path (`context.groupId`) in a JSON value; undefined when any step is missing. */
 export function getPath(source: unknown, path: string): unknown {
+  // The common case (`userId`): one key, no array from split.
+  if (!path.includes('.')) {
+    return source !== null && typeof source === 'object' && Object.hasOwn(source, path)
+      ? (source as Record<string, unknown>)[path]
+      : undefined;
+  }
   let current: unknown = source;
   for (const key of path.split('.')) {
     if (current === null || typeof current !== 'object' || !Object.hasOwn(current, key)) return undefined;
