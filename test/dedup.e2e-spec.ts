@@ -33,4 +33,37 @@ describe('deduplication by messageId', () => {
       ['dedup-c', 1],
     ]);
   });
+
+  it('stores concurrent requests together (group commit), each answered for its own messages, repeats queued once', async () => {
+    const before = h.kable.events.length;
+    const jobsBefore = Number(await h.redis.get(`${h.prefix}:kable-delivery:id`));
+    // 120 concurrent single-event requests; messageIds group-0 … group-59, each sent twice.
+    const ids = Array.from({ length: 120 }, (_, i) => `group-${i % 60}`);
+    const answers = await Promise.all(
+      ids.map((messageId, i) =>
+        request(h.url)
+          .post('/v1/track')
+          .set('authorization', basicAuth())
+          .send(track({ messageId, properties: { copy: i < 60 ? 'first' : 'second' } })),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(ids.map(() => 200));
+    // Each id was queued by exactly one of its two requests; the other says deduplicated.
+    const queuedBy = new Map<string, number>();
+    answers.forEach((a, i) => {
+      expect(a.body).toMatchObject({ accepted: 1, queued: expect.any(Number), deduplicated: 1 - (a.body as { queued: number }).queued });
+      queuedBy.set(ids[i], (queuedBy.get(ids[i]) ?? 0) + (a.body as { queued: number }).queued);
+    });
+    expect([...queuedBy.values()].every((n) => n === 1)).toBe(true);
+
+    await h.kable.waitForEvents(before + 60);
+    const groupIds = [...h.kable.arrivals.entries()].filter(([id]) => id.startsWith('group-'));
+    expect(groupIds).toHaveLength(60);
+    expect(groupIds.every(([, count]) => count === 1)).toBe(true);
+    // Fewer jobs than requests: requests that arrived while others were being stored went together.
+    const jobs = Number(await h.redis.get(`${h.prefix}:kable-delivery:id`)) - jobsBefore;
+    process.stdout.write(`[group-commit] 120 concurrent requests were stored as ${jobs} jobs\n`);
+    expect(jobs).toBeLessThan(60);
+    expect(jobs).toBeGreaterThan(0);
+  });
 });

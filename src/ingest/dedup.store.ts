@@ -7,15 +7,22 @@ import { traceKey } from '../ops/event-trace.js';
 import { REDIS, RedisKeys } from '../redis/redis.module.js';
 
 /**
- * KEYS: the backlog counter, the dedup keys, then the trace keys of the notes. ARGV: number of
- * dedup keys, their value, the dedup window, the trace window, the backlog increment, then one
- * record per note.
+ * KEYS: the backlog counter, the dedup keys, then the trace keys of the notes. ARGV: the dedup
+ * window, the trace window, the backlog increment, the number of runs R, then R pairs (number of
+ * dedup keys, their value) in KEYS order, then one record per note.
  */
 const REMEMBER = `
-local n = tonumber(ARGV[1])
-if tonumber(ARGV[5]) > 0 then redis.call('INCRBY', KEYS[1], ARGV[5]) end
-for i = 2, n + 1 do redis.call('SET', KEYS[i], ARGV[2], 'PX', ARGV[3]) end
-for i = n + 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i - n + 4], 'PX', ARGV[4], 'NX') end
+if tonumber(ARGV[3]) > 0 then redis.call('INCRBY', KEYS[1], ARGV[3]) end
+local runs = tonumber(ARGV[4])
+local k = 2
+for r = 1, runs do
+  local count = tonumber(ARGV[3 + 2 * r])
+  local value = ARGV[4 + 2 * r]
+  for i = k, k + count - 1 do redis.call('SET', KEYS[i], value, 'PX', ARGV[1]) end
+  k = k + count
+end
+local note = 5 + 2 * runs
+for i = k, #KEYS do redis.call('SET', KEYS[i], ARGV[note + i - k], 'PX', ARGV[2], 'NX') end
 return #KEYS`;
 
 /**
@@ -46,32 +53,32 @@ export class DedupStore {
   }
 
   /**
-   * Marks the ids as accepted; `value` (`receivedValue`, src/ops/event-trace.ts) says
-   * when and in which job, for GET /v1/events/:messageId. `notes` are trace records of the
-   * request's skipped and rejected messages, written in the same round trip, never over one
-   * that exists. `backlogAdded` events are added to the backlog counter in the same command.
+   * Marks the ids as accepted. Each run's `value` (`receivedValue`, src/ops/event-trace.ts) says
+   * when its request was received and which job carries it, for GET /v1/events/:messageId (a
+   * group commit stores several requests, one run each). `notes` are trace records of skipped
+   * and rejected messages, written in the same round trip, never over one that exists.
+   * `backlogAdded` events are added to the backlog counter in the same command.
    */
   async remember(
-    messageIds: string[],
-    value = '1',
+    runs: Array<{ messageIds: string[]; value: string }>,
     notes: Array<[messageId: string, record: string]> = [],
     backlogAdded = 0,
   ): Promise<void> {
-    if (messageIds.length === 0 && notes.length === 0 && backlogAdded === 0) return;
+    const used = runs.filter((run) => run.messageIds.length > 0);
+    if (used.length === 0 && notes.length === 0 && backlogAdded === 0) return;
     // One command for the whole request instead of one SET per message: ioredis's per-command
     // cost (objects, promises, encoding) was the largest single cost of batch ingest (BENCHMARKS.md).
     // The backlog counter (BacklogCounter) is counted in the same command: one round trip less.
-    const keys = [backlogKey(this.keys), ...messageIds.map((id) => this.key(id)), ...notes.map(([id]) => traceKey(this.keys, id))];
-    await this.redis.eval(
-      REMEMBER,
-      keys.length,
-      ...keys,
-      messageIds.length,
-      value,
-      this.config.dedupWindowMs,
-      this.config.eventTraceWindowMs,
-      backlogAdded,
-      ...notes.map(([, record]) => record),
-    );
+    const keys = [backlogKey(this.keys)];
+    const args: Array<string | number> = [this.config.dedupWindowMs, this.config.eventTraceWindowMs, backlogAdded, used.length];
+    for (const run of used) {
+      for (const id of run.messageIds) keys.push(this.key(id));
+      args.push(run.messageIds.length, run.value);
+    }
+    for (const [id, record] of notes) {
+      keys.push(traceKey(this.keys, id));
+      args.push(record);
+    }
+    await this.redis.eval(REMEMBER, keys.length, ...keys, ...args);
   }
 }

@@ -12,6 +12,7 @@ import { EngageService } from '../engage/engage.service.js';
 import { classifyMembership, type Membership } from '../engage/membership.js';
 import { receivedValue } from '../ops/event-trace.js';
 import { DedupStore } from './dedup.store.js';
+import { GroupCommitter } from './group-commit.js';
 import { isPlainObject, type MessageType, type RejectCode, validateMessage } from './segment-message.js';
 
 export interface Rejection {
@@ -50,6 +51,7 @@ export class StorageUnavailableError extends Error {}
 @Injectable()
 export class IngestService {
   private readonly logger = new Logger('Ingest');
+  private readonly committer: GroupCommitter<StoreRequest, number>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -58,7 +60,14 @@ export class IngestService {
     private readonly metrics: MetricsService,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly engage: EngageService,
-  ) {}
+  ) {
+    this.committer = new GroupCommitter((requests) => this.store(requests), {
+      maxInFlight: GROUP_IN_FLIGHT,
+      maxWeight: GROUP_MAX_EVENTS,
+      weight: (request) => request.candidates.length,
+      slotTimeoutMs: STORE_TIMEOUT_MS,
+    });
+  }
 
   async ingest(input: IngestInput): Promise<IngestResult> {
     const { messages, receivedAt } = input;
@@ -132,7 +141,7 @@ export class IngestService {
     let queued = 0;
     if (candidates.length > 0 || notes.length > 0) {
       const fresh = await withTimeout(
-        this.store(candidates, notes, receivedAt),
+        this.committer.submit({ candidates, notes, receivedAt }),
         STORE_TIMEOUT_MS,
         () => new StorageUnavailableError(`Redis did not answer within ${STORE_TIMEOUT_MS} ms`),
       ).catch((error: Error) => {
@@ -148,18 +157,32 @@ export class IngestService {
   }
 
   /**
-   * Checks the window, queues what is new, remembers it (with its trace record, and the trace
-   * notes of skipped and rejected messages). Resolves with the number queued.
+   * Stores the requests of one group (GroupCommitter): checks the window for all their events,
+   * queues what is new as one job, then remembers it (with the trace records and the backlog
+   * count) in one command. Resolves with the number each request queued. A messageId that two
+   * requests of the group carry is queued once, for the first of them.
    */
-  private async store(candidates: KableEvent[], notes: Array<[string, string]>, receivedAt: Date): Promise<number> {
-    const seen = await this.dedup.seen(candidates.map((e) => e.transactionId));
-    const fresh = candidates.filter((_, i) => !seen[i]);
+  private async store(requests: StoreRequest[]): Promise<number[]> {
+    const all = requests.length === 1 ? requests[0].candidates : requests.flatMap((r) => r.candidates);
+    const seen = await this.dedup.seen(all.map((e) => e.transactionId));
+    const taken = new Set<string>();
+    let index = 0;
+    const freshByRequest = requests.map((request) =>
+      request.candidates.filter((event) => {
+        const isNew = !seen[index++] && !taken.has(event.transactionId);
+        if (isNew && requests.length > 1) taken.add(event.transactionId);
+        return isNew;
+      }),
+    );
+    const fresh = requests.length === 1 ? freshByRequest[0] : freshByRequest.flat();
     const jobId = await this.producer.enqueue(fresh, 'ingest', false);
     await this.dedup
       .remember(
-        fresh.map((e) => e.transactionId),
-        receivedValue(receivedAt, jobId),
-        notes,
+        freshByRequest.map((events, i) => ({
+          messageIds: events.map((e) => e.transactionId),
+          value: receivedValue(requests[i].receivedAt, jobId),
+        })),
+        requests.length === 1 ? requests[0].notes : requests.flatMap((r) => r.notes),
         fresh.length,
       )
       .catch((error: Error) => {
@@ -168,9 +191,24 @@ export class IngestService {
         // in the same command, reads low until the queue is next empty (BacklogCounter).
         this.logger.warn(`could not record messageIds for deduplication: ${error.message}`);
       });
-    return fresh.length;
+    return freshByRequest.map((events) => events.length);
   }
 }
+
+interface StoreRequest {
+  candidates: KableEvent[];
+  notes: Array<[string, string]>;
+  receivedAt: Date;
+}
+
+/**
+ * Group commit (GroupCommitter): one store at a time per process; requests arriving meanwhile are
+ * stored together, up to GROUP_MAX_EVENTS events per job. One at a time also means two requests
+ * of this process carrying the same messageId can no longer both pass the dedup check (each
+ * group checks after the previous one has remembered its ids); only replicas can still race.
+ */
+const GROUP_IN_FLIGHT = 1;
+const GROUP_MAX_EVENTS = 1000;
 
 const STORE_TIMEOUT_MS = 3000;
 
