@@ -19,10 +19,13 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
       .get(`/v1/events/${encodeURIComponent(id)}`)
       .set('authorization', admin);
 
-  async function traceUntil(id: string, status: string): Promise<Record<string, unknown>> {
+  /** Polls the trace until it has `status` (and, if given, its job is in `jobState`). */
+  async function traceUntil(id: string, status: string, jobState?: string): Promise<Record<string, unknown>> {
     for (let i = 0; i < 150; i += 1) {
       const res = await trace(id);
-      if (res.status === 200 && res.body.status === status) return res.body as Record<string, unknown>;
+      const job = res.body.job as { state?: string } | undefined;
+      if (res.status === 200 && res.body.status === status && (!jobState || job?.state === jobState))
+        return res.body as Record<string, unknown>;
       await sleep(50);
     }
     throw new Error(`event ${id} never reached status ${status}; last: ${JSON.stringify((await trace(id)).body)}`);
@@ -84,7 +87,8 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
       .set('authorization', basicAuth())
       .send(track({ messageId: 'trace-401' }))
       .expect(200);
-    const failed = await traceUntil('trace-401', 'failed');
+    // The worker records the trace before BullMQ moves the job to failed.
+    const failed = await traceUntil('trace-401', 'failed', 'failed');
     expect(failed).toMatchObject({
       status: 'failed',
       failure: { attempts: 1, status: 401, reason: 'HTTP 401', answer: '{"message":"Unauthorized"}' },
