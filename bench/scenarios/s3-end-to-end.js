@@ -15,10 +15,16 @@ export default {
   },
 };
 
+/**
+ * Keeping up: the offered rate was accepted, Kable received events at that rate while the load
+ * ran, and every accepted event arrived. (Events per second from the load's start to the last
+ * receipt, used before, also counted the last partial batch's wait for KABLE_FLUSH_INTERVAL,
+ * about a second, as if the service had been slow; it is still reported in the details.)
+ */
 export function e2eRow(r, rate) {
-  const keepsUp = r.missing === 0 && r.deliveredEventsPerSec >= 0.95 * rate && r.acceptedEventsPerSec >= 0.95 * rate;
+  const keepsUp = r.missing === 0 && r.deliveredDuringLoadPerSec >= 0.95 * rate && r.acceptedEventsPerSec >= 0.95 * rate;
   return {
-    events: r.deliveredEventsPerSec,
+    events: r.deliveredDuringLoadPerSec,
     p50: r.lagMs.p50,
     p99: r.lagMs.p99,
     latencyIs: 'lag',
