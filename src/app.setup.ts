@@ -1,14 +1,14 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/config.js';
 import { HttpExceptionFilter } from './http/http-exception.filter.js';
 import { describeJsonError, MAX_JSON_DEPTH, nestedDeeperThan } from './ingest/json-depth.js';
 import { LIMITS } from './ingest/segment-message.js';
-import { requestId } from './ops/logging.js';
+import { logRequest, requestId } from './ops/logging.js';
 import { setupOpenApi } from './ops/openapi.js';
 import { mountQueueDashboard } from './ops/queue-dashboard.js';
 
@@ -74,6 +74,17 @@ export async function createApp(
   configureBodyParsing(fastify);
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    done();
+  });
+  // One log line per answered request (src/ops/logging.ts), written by the root logger.
+  fastify.addHook('onResponse', (request, reply, done) => {
+    logRequest(PinoLogger.root, {
+      id: String(request.id),
+      method: request.method,
+      url: request.url,
+      statusCode: reply.statusCode,
+      elapsedMs: reply.elapsedTime,
+    });
     done();
   });
   app.useGlobalFilters(new HttpExceptionFilter());

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { REDACTED_PATHS } from './logging.js';
+import { logRequest, REDACTED_PATHS } from './logging.js';
 
 describe('log redaction', () => {
   it('censors secrets wherever the known paths put them', () => {
@@ -18,5 +18,35 @@ describe('log redaction', () => {
       config: { apiKey: '[redacted]', adminToken: '[redacted]', writeKeys: '[redacted]', sharedSecret: '[redacted]' },
       writeKey: '[redacted]',
     });
+  });
+});
+
+describe('request lines', () => {
+  function capture(level = 'info') {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    return { logger, lines };
+  }
+  const answered = (statusCode: number, url = '/v1/track') => ({ id: 'req-1', method: 'POST', url, statusCode, elapsedMs: 3.6 });
+
+  it('writes one line per answer: info for success, warn for 4xx, error for 5xx', () => {
+    const { logger, lines } = capture();
+    for (const status of [200, 401, 503]) logRequest(logger, answered(status));
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [30, 'POST /v1/track 200'],
+      [40, 'POST /v1/track 401'],
+      [50, 'POST /v1/track 503'],
+    ]);
+    expect(lines[0]).toMatchObject({ req: { id: 'req-1', method: 'POST', url: '/v1/track' }, res: { statusCode: 200 }, responseTime: 4 });
+  });
+
+  it('skips health probes, metrics scrapes and levels that are off', () => {
+    const { logger, lines } = capture('warn');
+    logRequest(logger, answered(200, '/health/ready'));
+    logRequest(logger, answered(200, '/metrics'));
+    logRequest(logger, answered(200));
+    logRequest(logger, answered(429));
+    logRequest(undefined, answered(500));
+    expect(lines.map((l) => l.msg)).toEqual(['POST /v1/track 429']);
   });
 });

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { type DynamicModule, RequestMethod } from '@nestjs/common';
+import type { DynamicModule } from '@nestjs/common';
 import { LoggerModule, type Params } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import type { AppConfig } from '../config/config.js';
 
 /**
- * Every place a secret could appear in a log object. The request serializer below already keeps
+ * Every place a secret could appear in a log object. Request lines (`logRequest` below) already hold
  * no headers and no bodies; these paths are the second line of defence.
  */
 export const REDACTED_PATHS = [
@@ -45,18 +45,22 @@ const QUIET = /^\/(health\/|metrics(\?|$))/;
 /**
  * Structured logs (pino through nestjs-pino): JSON lines by default, pino-pretty when
  * LOG_FORMAT=pretty or NODE_ENV=development. One line per HTTP request with its request id,
- * method, URL, status and time; no headers and no bodies (they are costly and may hold secrets).
- * nestjs-pino keeps one pino-http instance per process: the first app built decides its options.
+ * method, URL, status and time (`logRequest`, from a Fastify hook); no headers and no bodies
+ * (they are costly and may hold secrets). nestjs-pino keeps one pino-http instance per process
+ * (the root logger); the first app built decides its options.
+ *
+ * nestjs-pino's per-request middleware is not mounted: it made two child loggers per request
+ * (with redaction) through Nest's middleware layer even when the line was not written, about 30%
+ * of the CPU of a single-event ingest request (`node bench/ingest-cpu.js --kind track`: 128 vs
+ * 90 us). Application log lines therefore carry their context, not the request id.
  */
 export function loggerModule(config: AppConfig, options: { stream?: DestinationStream; silent?: boolean } = {}): DynamicModule {
   const pinoHttp: Params['pinoHttp'] = {
     level: options.silent ? 'silent' : config.logLevel,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    autoLogging: { ignore: (req) => QUIET.test(req.url ?? '') },
-    quietReqLogger: true,
-    customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-    customSuccessMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
-    customErrorMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
+    // pino-http would put Node's request/response serializers in front of these; request lines
+    // already pass the plain fields (logRequest).
+    wrapSerializers: false,
     serializers: {
       req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
@@ -67,7 +71,30 @@ export function loggerModule(config: AppConfig, options: { stream?: DestinationS
   };
   return LoggerModule.forRoot({
     pinoHttp: options.stream ? [pinoHttp, options.stream] : pinoHttp,
-    // nestjs-pino's default route pattern ('{/*splat}') matches nothing with this Fastify adapter.
-    forRoutes: [{ path: '*path', method: RequestMethod.ALL }],
+    // The middleware is mounted on no route (see above); the module still builds the root logger.
+    forRoutes: [],
   });
+}
+
+/** The fields of a request line that createApp's onResponse hook needs. */
+export interface AnsweredRequest {
+  id: string;
+  method: string;
+  url: string;
+  statusCode: number;
+  elapsedMs: number;
+}
+
+/**
+ * Writes the line for an answered request: info for 2xx/3xx, warn for 4xx, error for 5xx;
+ * `{ req: { id, method, url }, res: { statusCode }, responseTime, msg: "POST /v1/track 200" }`.
+ */
+export function logRequest(logger: Logger | undefined, r: AnsweredRequest): void {
+  if (!logger || QUIET.test(r.url)) return;
+  const level = r.statusCode >= 500 ? 'error' : r.statusCode >= 400 ? 'warn' : 'info';
+  if (!logger.isLevelEnabled(level)) return;
+  logger[level](
+    { req: { id: r.id, method: r.method, url: r.url }, res: { statusCode: r.statusCode }, responseTime: Math.round(r.elapsedMs) },
+    `${r.method} ${r.url} ${r.statusCode}`,
+  );
 }
