@@ -163,18 +163,17 @@ export class IngestService {
    * requests of the group carry is queued once, for the first of them.
    */
   private async store(requests: StoreRequest[]): Promise<number[]> {
-    const all = requests.length === 1 ? requests[0].candidates : requests.flatMap((r) => r.candidates);
-    const seen = await this.dedup.seen(all.map((e) => e.transactionId));
+    const seen = await this.dedup.seen(requests.flatMap((r) => r.candidates.map((e) => e.transactionId)));
     const taken = new Set<string>();
     let index = 0;
     const freshByRequest = requests.map((request) =>
       request.candidates.filter((event) => {
         const isNew = !seen[index++] && !taken.has(event.transactionId);
-        if (isNew && requests.length > 1) taken.add(event.transactionId);
+        if (isNew) taken.add(event.transactionId);
         return isNew;
       }),
     );
-    const fresh = requests.length === 1 ? freshByRequest[0] : freshByRequest.flat();
+    const fresh = freshByRequest.flat();
     const jobId = await this.producer.enqueue(fresh, 'ingest', false);
     await this.dedup
       .remember(
@@ -182,7 +181,7 @@ export class IngestService {
           messageIds: events.map((e) => e.transactionId),
           value: receivedValue(requests[i].receivedAt, jobId),
         })),
-        requests.length === 1 ? requests[0].notes : requests.flatMap((r) => r.notes),
+        requests.flatMap((r) => r.notes),
         fresh.length,
       )
       .catch((error: Error) => {
