@@ -13,8 +13,11 @@ const { values: args } = parseArgs({
     requests: { type: 'string', default: '3000' },
     repeat: { type: 'string', default: '3' },
     profile: { type: 'string' },
+    // Extra service settings, e.g. --env EVENT_TRACE_WINDOW=0 (repeatable), for A/B runs.
+    env: { type: 'string', multiple: true, default: [] },
   },
 });
+const extraEnv = Object.fromEntries(args.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const perRequest = args.kind === 'batch' ? 100 : 1;
 const redis = await startRedis();
 const kable = await startKable();
@@ -27,18 +30,20 @@ const service = await startService({
   profileDir: args.profile,
   name: `ingest-${args.kind}`,
   // Nothing delivers here, so the backlog only grows: keep backpressure (BACKLOG_LIMIT) out of the way.
-  env: { BACKLOG_LIMIT: '1000000000' },
+  env: { BACKLOG_LIMIT: '1000000000', ...extraEnv },
 });
 const bodies = bodyFactory(args.kind, perRequest);
 await runLoad(service.url, bodies, { connections: 50, amount: Math.round(Number(args.requests) / 3) }); // warm-up
 const costs = [];
 for (let i = 0; i < Number(args.repeat); i++) {
   const before = cpuSecondsOf(service.pid);
+  const redisBefore = redis.pid ? cpuSecondsOf(redis.pid) : 0;
   const result = await runLoad(service.url, bodies, { connections: 50, amount: Number(args.requests) });
   const cpu = cpuSecondsOf(service.pid) - before;
+  const redisCpu = redis.pid ? cpuSecondsOf(redis.pid) - redisBefore : NaN;
   costs.push((cpu * 1e6) / result.events);
   console.log(
-    `run ${i + 1}: ${result.events} events, ${cpu.toFixed(2)} CPU-s, ${costs.at(-1).toFixed(1)} µs CPU per event, ${Math.round(result.eventsPerSec)} events/s`,
+    `run ${i + 1}: ${result.events} events, ${cpu.toFixed(2)} CPU-s, ${costs.at(-1).toFixed(1)} µs CPU per event (Redis ${((redisCpu * 1e6) / result.events).toFixed(1)} µs), ${Math.round(result.eventsPerSec)} events/s`,
   );
 }
 costs.sort((a, b) => a - b);

@@ -76,6 +76,69 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
     expect((await request(h.url).get('/v1/events/trace-delivered-1').set('authorization', basicAuth())).status).toBe(401);
   });
 
+  it('records a job delivered whole with one key, and still names the Kable request of each event', async () => {
+    const small = await startHarness({ ADMIN_TOKEN, KABLE_BATCH_SIZE: '3' });
+    try {
+      const ids = Array.from({ length: 8 }, (_, i) => `whole-job-${i}`);
+      const res = await request(small.url)
+        .post('/v1/batch')
+        .set('authorization', basicAuth())
+        .send({ batch: ids.map((messageId) => track({ messageId })) });
+      expect(res.body).toMatchObject({ queued: 8 });
+      await small.kable.waitForEvents(8);
+      const carried = new Map(small.kable.requests.flatMap((r) => r.events.map((e) => [e.transactionId, r.requestId] as const)));
+      expect(new Set(carried.values()).size).toBe(3); // 3 + 3 + 2 events
+
+      for (const id of ids) {
+        let body: Record<string, unknown> = {};
+        for (let i = 0; i < 150 && body.status !== 'delivered'; i += 1) {
+          body = (await request(small.url).get(`/v1/events/${id}`).set('authorization', admin)).body as Record<string, unknown>;
+          if (body.status !== 'delivered') await sleep(50);
+        }
+        expect(body).toEqual({
+          messageId: id,
+          status: 'delivered',
+          received: { at: expect.stringMatching(/Z$/), accepted: true, jobId: expect.any(String) },
+          delivered: { at: expect.stringMatching(/Z$/), attempts: 1, kableRequestId: carried.get(id) },
+        });
+      }
+      // One record for the job instead of one per event.
+      expect(await small.redis.keys(`${small.prefix}:trace:*`)).toEqual([]);
+      expect(await small.redis.keys(`${small.prefix}:job-trace:*`)).toHaveLength(1);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('keeps showing a delivered event as delivered when a bad copy of it is sent later', async () => {
+    await request(h.url)
+      .post('/v1/track')
+      .set('authorization', basicAuth())
+      .send(track({ messageId: 'trace-copy-1' }))
+      .expect(200);
+    await traceUntil('trace-copy-1', 'delivered');
+    const copy = await request(h.url)
+      .post('/v1/batch')
+      .set('authorization', basicAuth())
+      .send({ batch: [{ type: 'track', userId: 'u1', messageId: 'trace-copy-1' }] });
+    expect(copy.body).toMatchObject({ rejected: [{ messageId: 'trace-copy-1', code: 'missing_event' }] });
+    expect((await trace('trace-copy-1')).body).toMatchObject({ status: 'delivered', delivered: { attempts: 1 } });
+  });
+
+  it('shows an event that Kable took at the second attempt as delivered, with 2 attempts', async () => {
+    h.kable.respondWith((_events, { index }) => (index === 0 ? { status: 503, body: { message: 'busy' } } : undefined));
+    await request(h.url)
+      .post('/v1/track')
+      .set('authorization', basicAuth())
+      .send(track({ messageId: 'trace-second-try' }))
+      .expect(200);
+    const delivered = await traceUntil('trace-second-try', 'delivered');
+    expect(delivered).toMatchObject({
+      status: 'delivered',
+      delivered: { attempts: 2, kableRequestId: h.kable.requests[1].requestId },
+    });
+  });
+
   it('shows a failed event with its attempts, status, answer and X-REQUEST-ID, and a retrying one', async () => {
     h.kable.respondWith((events) =>
       events[0].transactionId === 'trace-401'

@@ -58,6 +58,7 @@ export async function startRedis() {
     url,
     client,
     own: true,
+    pid: child.pid,
     async stop() {
       await client.shutdown('NOSAVE').catch(() => undefined);
       client.disconnect();

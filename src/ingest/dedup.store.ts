@@ -8,20 +8,27 @@ import { REDIS, RedisKeys } from '../redis/redis.module.js';
 
 /**
  * KEYS: the backlog counter, the dedup keys, then the trace keys of the notes. ARGV: the dedup
- * window, the trace window, the backlog increment, the number of runs R, then R pairs (number of
- * dedup keys, their value) in KEYS order, then one record per note.
+ * window, the trace window, the backlog increment, the number of runs R, then R triples (number of
+ * dedup keys, their value, the job index of the first of them or -1) in KEYS order, then one
+ * record per note. With an index, each key's value is the run's value, "/", and its index.
  */
 const REMEMBER = `
 if tonumber(ARGV[3]) > 0 then redis.call('INCRBY', KEYS[1], ARGV[3]) end
 local runs = tonumber(ARGV[4])
 local k = 2
 for r = 1, runs do
-  local count = tonumber(ARGV[3 + 2 * r])
-  local value = ARGV[4 + 2 * r]
-  for i = k, k + count - 1 do redis.call('SET', KEYS[i], value, 'PX', ARGV[1]) end
+  local count = tonumber(ARGV[2 + 3 * r])
+  local value = ARGV[3 + 3 * r]
+  local start = tonumber(ARGV[4 + 3 * r])
+  if start < 0 then
+    for i = k, k + count - 1 do redis.call('SET', KEYS[i], value, 'PX', ARGV[1]) end
+  else
+    value = value .. '/'
+    for i = k, k + count - 1 do redis.call('SET', KEYS[i], value .. (start + i - k), 'PX', ARGV[1]) end
+  end
   k = k + count
 end
-local note = 5 + 2 * runs
+local note = 5 + 3 * runs
 for i = k, #KEYS do redis.call('SET', KEYS[i], ARGV[note + i - k], 'PX', ARGV[2], 'NX') end
 return #KEYS`;
 
@@ -54,13 +61,14 @@ export class DedupStore {
 
   /**
    * Marks the ids as accepted. Each run's `value` (`receivedValue`, src/ops/event-trace.ts) says
-   * when its request was received and which job carries it, for GET /v1/events/:messageId (a
-   * group commit stores several requests, one run each). `notes` are trace records of skipped
+   * when its request was received and which job carries it, and `start` where its first event is
+   * in that job (the others follow in order), for GET /v1/events/:messageId (a group commit stores
+   * several requests, one run each). `notes` are trace records of skipped
    * and rejected messages, written in the same round trip, never over one that exists.
    * `backlogAdded` events are added to the backlog counter in the same command.
    */
   async remember(
-    runs: Array<{ messageIds: string[]; value: string }>,
+    runs: Array<{ messageIds: string[]; value: string; start?: number }>,
     notes: Array<[messageId: string, record: string]> = [],
     backlogAdded = 0,
   ): Promise<void> {
@@ -73,7 +81,7 @@ export class DedupStore {
     const args: Array<string | number> = [this.config.dedupWindowMs, this.config.eventTraceWindowMs, backlogAdded, used.length];
     for (const run of used) {
       for (const id of run.messageIds) keys.push(this.key(id));
-      args.push(run.messageIds.length, run.value);
+      args.push(run.messageIds.length, run.value, run.start ?? -1);
     }
     for (const [id, record] of notes) {
       keys.push(traceKey(this.keys, id));

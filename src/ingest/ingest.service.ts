@@ -175,12 +175,14 @@ export class IngestService {
     );
     const fresh = freshByRequest.flat();
     const jobId = await this.producer.enqueue(fresh, 'ingest', false);
+    let start = 0; // where each request's events begin in the job
     await this.dedup
       .remember(
-        freshByRequest.map((events, i) => ({
-          messageIds: events.map((e) => e.transactionId),
-          value: receivedValue(requests[i].receivedAt, jobId),
-        })),
+        freshByRequest.map((events, i) => {
+          const run = { messageIds: events.map((e) => e.transactionId), value: receivedValue(requests[i].receivedAt, jobId), start };
+          start += events.length;
+          return run;
+        }),
         requests.flatMap((r) => r.notes),
         fresh.length,
       )

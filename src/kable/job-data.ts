@@ -41,7 +41,8 @@ export function readableJobData(data: DeliverJobData): DeliverJobData {
   if (typeof data?.deflated !== 'string') return data;
   try {
     const events = JSON.parse(inflateRawSync(Buffer.from(data.deflated, 'base64')).toString('utf8')) as KableEvent[];
-    return { source: data.source, count: data.count, events };
+    const { deflated: _deflated, ...rest } = data;
+    return { ...rest, events };
   } catch {
     return data;
   }

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { EventTraceStore, TRACE_ANSWER_CHARS, type TraceRecord } from '../ops/event-trace.js';
+import { EventTraceStore, requestRuns, TRACE_ANSWER_CHARS, type TraceRecord } from '../ops/event-trace.js';
 import { workerConnectionOptions } from '../redis/redis.module.js';
 import { BacklogCounter } from './backlog.counter.js';
 import { DeadLetterStore, type DeadLetter } from './dead-letter.store.js';
@@ -102,13 +102,22 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
     const retry: number[] = [];
     const dead: DeadLetter[] = [];
     let delivered = 0;
-    const traces: Array<[string, TraceRecord]> = [];
     const attempts = job.attemptsMade + 1;
+    // The common case (an ingest job delivered whole at its first attempt) is recorded with one key
+    // for the job, which the event's dedup key points to; anything else with one record per event.
+    const jobRecord =
+      this.trace?.jobRecords === true &&
+      job.id !== undefined &&
+      job.data.source === 'ingest' &&
+      job.attemptsMade === 0 &&
+      job.data.retried === undefined && // a 429 rewrites the job without using an attempt
+      outcomes.every((outcome) => outcome.kind === 'delivered');
+    const traces: Array<[string, TraceRecord]> = [];
     outcomes.forEach((outcome, i) => {
       const id = events[i].transactionId;
       if (outcome.kind === 'delivered') {
         delivered += 1;
-        traces.push([id, { stage: 'delivered', at: now, jobId: job.id, attempts, kableRequestId: outcome.requestId }]);
+        if (!jobRecord) traces.push([id, { stage: 'delivered', at: now, jobId: job.id, attempts, kableRequestId: outcome.requestId }]);
         return;
       }
       const { status, reason, body, requestId } = outcome;
@@ -130,7 +139,14 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
       traces.push([id, { stage: 'failed', ...failure, reason: dead[dead.length - 1].reason }]);
     });
     // For GET /v1/events/:messageId; losing a trace record must not hold up delivery.
-    await this.trace?.write(traces).catch((error: Error) => this.logger.warn(`could not record delivery traces: ${error.message}`));
+    const recorded = jobRecord
+      ? this.trace?.writeJob(job.id as string, {
+          at: now,
+          attempts,
+          runs: requestRuns(outcomes.map((outcome) => outcome.requestId)),
+        })
+      : this.trace?.write(traces);
+    await recorded?.catch((error: Error) => this.logger.warn(`could not record delivery traces: ${error.message}`));
 
     if (delivered > 0) {
       this.metrics.delivered.inc(delivered);
@@ -153,12 +169,13 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
       this.metrics.retried.inc(retry.length);
       if (retry.length < events.length) {
         // Only the events that still need Kable are tried again.
-        await job.updateData(
-          encodeJobData(
+        await job.updateData({
+          ...encodeJobData(
             retry.map((i) => events[i]),
             job.data.source,
           ),
-        );
+          retried: true,
+        });
       }
       const first = outcomes[retry[0]] as FailedOutcome;
       if (first.status === 429 && first.retryAfterMs !== undefined && this.worker) {

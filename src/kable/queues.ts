@@ -26,6 +26,8 @@ export interface DeliverJobData {
   count?: number;
   /** Where the events came from: `ingest`, `engage`, `replay`. */
   source: 'ingest' | 'engage' | 'replay';
+  /** Set when a failed attempt rewrote the job to hold only the events still to deliver. */
+  retried?: true;
 }
 
 /** Name of the custom backoff strategy the delivery worker implements (capped exponential + jitter + Retry-After). */

@@ -1,4 +1,4 @@
-import { parseReceived, receivedValue } from './event-trace.js';
+import { parseReceived, receivedValue, requestIdAt, requestRuns } from './event-trace.js';
 
 describe('dedup key values (received records)', () => {
   const at = new Date('2026-11-29T16:30:00.123Z');
@@ -10,6 +10,13 @@ describe('dedup key values (received records)', () => {
     expect(parseReceived(receivedValue(at, undefined))).toEqual({ r: at.getTime() });
   });
 
+  it('writes and reads the position in the job', () => {
+    expect(receivedValue(at, '4711', 0)).toBe('1795969800123:4711/0');
+    expect(parseReceived('1795969800123:4711/0')).toEqual({ r: at.getTime(), j: '4711', i: 0 });
+    expect(parseReceived('1795969800123:4711/999')).toEqual({ r: at.getTime(), j: '4711', i: 999 });
+    expect(parseReceived('1795969800123:custom:id-1/7')).toEqual({ r: at.getTime(), j: 'custom:id-1', i: 7 });
+  });
+
   it('keeps job ids that contain colons or letters whole', () => {
     expect(parseReceived(receivedValue(at, 'custom:id-1'))).toEqual({ r: at.getTime(), j: 'custom:id-1' });
   });
@@ -18,5 +25,37 @@ describe('dedup key values (received records)', () => {
     expect(parseReceived('{"r":1795969800123,"j":"12"}')).toEqual({ r: 1795969800123, j: '12' });
     expect(parseReceived('1')).toEqual({ r: 0 });
     expect(parseReceived('garbage')).toEqual({ r: 0 });
+  });
+});
+
+describe('job trace runs (which Kable request carried which event of a job)', () => {
+  it('run-length encodes request ids in event order, an unknown id as null', () => {
+    expect(requestRuns(['a', 'a', 'b', undefined, undefined, 'a'])).toEqual([
+      ['a', 2],
+      ['b', 1],
+      [null, 2],
+      ['a', 1],
+    ]);
+    expect(requestRuns([])).toEqual([]);
+  });
+
+  it('finds the request of each index, and of none past the end', () => {
+    const ids = ['a', 'a', 'b', undefined, 'c'];
+    const runs = requestRuns(ids);
+    ids.forEach((id, i) => expect(requestIdAt(runs, i)).toBe(id));
+    expect(requestIdAt(runs, 5)).toBeUndefined();
+  });
+
+  it('without an index (a key written before indexes), answers only when one request carried the job', () => {
+    expect(requestIdAt([['a', 100]], undefined)).toBe('a');
+    expect(
+      requestIdAt(
+        [
+          ['a', 50],
+          ['b', 50],
+        ],
+        undefined,
+      ),
+    ).toBeUndefined();
   });
 });

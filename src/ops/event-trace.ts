@@ -8,19 +8,32 @@ import { QUEUES } from '../kable/queues.js';
 import { REDIS, RedisKeys } from '../redis/redis.module.js';
 
 /**
- * "Where is my event?" Records live in two keys per messageId, kept for the deduplication window
- * (DEDUP_WINDOW) and the trace window (EVENT_TRACE_WINDOW, by default the same; 0 = no trace keys):
+ * "Where is my event?" Records live in up to three keys, kept for the deduplication window
+ * (DEDUP_WINDOW) and the trace window (EVENT_TRACE_WINDOW, by default the same; 0 = no traces):
  * - `{prefix}:dedup:{id}`: written by ingest when the event is queued; its presence is what
- *   deduplication checks, its value is a small `ReceivedRecord`.
+ *   deduplication checks, its value is a small `ReceivedRecord` (when, which job, where in it).
  * - `{prefix}:trace:{id}`: a `TraceRecord`: written by ingest for skipped and rejected messages
- *   (in the same pipeline as the dedup keys), and by the delivery worker after each attempt (one
- *   pipeline per job).
+ *   (in the same command as the dedup keys), and by the delivery worker after each attempt that
+ *   did not simply deliver a whole ingest job (one command per job).
+ * - `{prefix}:job-trace:{jobId}`: a `JobTraceRecord`: one per ingest job whose events were all
+ *   delivered at its first attempt, the common case. It replaces one trace key per event (about
+ *   280 bytes of Redis memory each, and most of the worker's Redis time; BENCHMARKS.md).
  */
 export interface ReceivedRecord {
   /** When ingest received the message (ms since epoch). */
   r: number;
   /** The delivery job that carries it. */
   j?: string;
+  /** Its position among the job's events. */
+  i?: number;
+}
+
+/** All events of a job delivered: when, at which attempt, and which Kable request carried which of them. */
+export interface JobTraceRecord {
+  at: number;
+  attempts: number;
+  /** Kable's X-REQUEST-ID and how many of the job's events (in order) that request carried. */
+  runs: Array<[requestId: string | null, count: number]>;
 }
 
 export type TraceRecord =
@@ -45,18 +58,26 @@ const WRITE_TRACES = `for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1]
 export const TRACE_ANSWER_CHARS = 500;
 
 /**
- * The value of a dedup key: `<receivedAt ms>:<jobId>` (or just the time). Kept this short on
- * purpose: there is one such key per accepted event for the whole DEDUP_WINDOW, and a JSON object
- * cost 16 more bytes of Redis memory per event (BENCHMARKS.md, scenario 5).
+ * The value of a dedup key: `<receivedAt ms>:<jobId>/<index in the job>` (or just the time). Kept
+ * this short on purpose: there is one such key per accepted event for the whole DEDUP_WINDOW, and a
+ * JSON object cost 16 more bytes of Redis memory per event (BENCHMARKS.md, scenario 5). Ingest
+ * writes the part before the `/` once per request (`receivedValue`) and the index per key (REMEMBER
+ * in dedup.store.ts).
  */
-export function receivedValue(receivedAt: Date, jobId: string | undefined): string {
-  return jobId === undefined ? String(receivedAt.getTime()) : `${receivedAt.getTime()}:${jobId}`;
+export function receivedValue(receivedAt: Date, jobId: string | undefined, index?: number): string {
+  if (jobId === undefined) return String(receivedAt.getTime());
+  return index === undefined ? `${receivedAt.getTime()}:${jobId}` : `${receivedAt.getTime()}:${jobId}/${index}`;
 }
 
-/** Reads a dedup key's value, in the current form or the ones earlier versions wrote (JSON, "1"). */
+/** Reads a dedup key's value, in the current form or the ones earlier versions wrote (no index, JSON, "1"). */
 export function parseReceived(raw: string): ReceivedRecord {
-  const match = /^(\d+)(?::(.+))?$/.exec(raw);
-  if (match && raw !== '1') return match[2] === undefined ? { r: Number(match[1]) } : { r: Number(match[1]), j: match[2] };
+  const match = /^(\d+)(?::(.+?)(?:\/(\d+))?)?$/.exec(raw);
+  if (match && raw !== '1') {
+    const record: ReceivedRecord = { r: Number(match[1]) };
+    if (match[2] !== undefined) record.j = match[2];
+    if (match[3] !== undefined) record.i = Number(match[3]);
+    return record;
+  }
   try {
     const parsed = JSON.parse(raw) as ReceivedRecord;
     if (typeof parsed === 'object' && parsed !== null && typeof parsed.r === 'number') return parsed;
@@ -66,8 +87,37 @@ export function parseReceived(raw: string): ReceivedRecord {
   return { r: 0 };
 }
 
+/**
+ * Kable's X-REQUEST-ID for the event at `index` of a job (runs in order, as the worker wrote them).
+ * Without an index (a dedup key written by an earlier version), only when one request carried all.
+ */
+export function requestIdAt(runs: JobTraceRecord['runs'], index: number | undefined): string | undefined {
+  if (index === undefined) return runs.length === 1 ? (runs[0][0] ?? undefined) : undefined;
+  let end = 0;
+  for (const [requestId, count] of runs) {
+    end += count;
+    if (index < end) return requestId ?? undefined;
+  }
+  return undefined;
+}
+
+/** Run-length form of the request ids of a job's events, in order. */
+export function requestRuns(requestIds: Array<string | undefined>): JobTraceRecord['runs'] {
+  const runs: JobTraceRecord['runs'] = [];
+  for (const id of requestIds) {
+    const last = runs[runs.length - 1];
+    if (last && last[0] === (id ?? null)) last[1] += 1;
+    else runs.push([id ?? null, 1]);
+  }
+  return runs;
+}
+
 export function traceKey(keys: RedisKeys, messageId: string): string {
   return keys.key('trace', messageId);
+}
+
+export function jobTraceKey(keys: RedisKeys, jobId: string): string {
+  return keys.key('job-trace', jobId);
 }
 
 /** What GET /v1/events/:messageId answers. */
@@ -106,11 +156,40 @@ export class EventTraceStore {
     await this.redis.eval(WRITE_TRACES, keys.length, ...keys, ttl, ...records.map(([, record]) => JSON.stringify(record)));
   }
 
+  /**
+   * Whether the worker may record a job with `writeJob` instead of one record per event: only when
+   * every event is found through its dedup key (ingest jobs) for as long as the trace is kept.
+   */
+  get jobRecords(): boolean {
+    return this.config.eventTraceWindowMs > 0 && this.config.eventTraceWindowMs <= this.config.dedupWindowMs;
+  }
+
+  /** Records that all events of an ingest job were delivered: one key for the whole job. */
+  async writeJob(jobId: string, record: JobTraceRecord): Promise<void> {
+    await this.redis.set(jobTraceKey(this.keys, jobId), JSON.stringify(record), 'PX', this.config.eventTraceWindowMs);
+  }
+
   async get(messageId: string): Promise<EventTrace | undefined> {
     const [receivedRaw, traceRaw] = await this.redis.mget(this.keys.key('dedup', messageId), traceKey(this.keys, messageId));
     if (receivedRaw === null && traceRaw === null) return undefined;
     const received = receivedRaw === null ? undefined : parseReceived(receivedRaw);
-    const trace = traceRaw === null ? undefined : (JSON.parse(traceRaw) as TraceRecord);
+    let trace = traceRaw === null ? undefined : (JSON.parse(traceRaw) as TraceRecord);
+    if (received?.j !== undefined) {
+      const jobRaw = await this.redis.get(jobTraceKey(this.keys, received.j));
+      const job = jobRaw === null ? undefined : (JSON.parse(jobRaw) as JobTraceRecord);
+      // The newer of the two delivery records wins (a stalled job run again, say); a skip or
+      // rejection of a later copy never hides the delivery.
+      const perEvent = trace && ['delivered', 'retrying', 'failed'].includes(trace.stage) ? trace : undefined;
+      if (job && (!perEvent || job.at >= perEvent.at)) {
+        trace = {
+          stage: 'delivered',
+          at: job.at,
+          jobId: received.j,
+          attempts: job.attempts,
+          kableRequestId: requestIdAt(job.runs, received.i),
+        };
+      }
+    }
     const iso = (ms: number) => new Date(ms).toISOString();
     const out: EventTrace = { messageId, status: this.config.eventTraceWindowMs > 0 ? 'queued' : 'accepted' };
     if (received) out.received = { at: iso(received.r), accepted: true, ...(received.j ? { jobId: received.j } : {}) };
