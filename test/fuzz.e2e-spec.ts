@@ -181,7 +181,7 @@ describe('fuzz: ingest never answers 5xx and queues only valid events', () => {
     const queue = new Queue<DeliverJobData>(QUEUES.delivery, { connection, prefix: h.prefix });
     try {
       const jobs = await queue.getJobs(['wait', 'waiting', 'prioritized', 'delayed', 'active']);
-      const events: KableEvent[] = (await Promise.all(jobs.map((job) => decodeJobEvents(job.data)))).flat();
+      const events: KableEvent[] = jobs.flatMap((job) => decodeJobEvents(job.data));
       expect(events.length).toBe(queued);
       expect(new Set(events.map((e) => e.transactionId)).size).toBe(events.length);
       for (const event of events) {

@@ -63,7 +63,7 @@ async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
         const hash = await redis.hgetall(key);
         parts.push(JSON.stringify(hash));
         // Delivery jobs hold large event lists deflated (src/kable/job-data.ts): search them decoded.
-        if (hash.data?.includes('"deflated"')) parts.push(JSON.stringify(await decodeJobEvents(JSON.parse(hash.data) as DeliverJobData)));
+        if (hash.data?.includes('"deflated"')) parts.push(JSON.stringify(decodeJobEvents(JSON.parse(hash.data) as DeliverJobData)));
       } else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
       else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')));
       else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));

@@ -1,4 +1,5 @@
-import { decodeJobEvents, DEFLATE_FROM_CHARS, encodeJobData, readableJobData } from './job-data.js';
+import { deflateRawSync } from 'node:zlib';
+import { decodeEventJson, decodeJobEvents, DEFLATE_FROM_CHARS, encodeEventJson, encodeJobData, readableJobData } from './job-data.js';
 import type { KableEvent } from './kable-event.js';
 
 function events(n: number): KableEvent[] {
@@ -6,39 +7,65 @@ function events(n: number): KableEvent[] {
     clientId: `customer_${i % 7}`,
     timestamp: `2026-01-09T09:32:${String(i % 60).padStart(2, '0')}.123Z`,
     transactionId: `3f1c2a9e-5b7d-4c21-9e0f-${String(i).padStart(12, '0')}`,
-    data: { endpoint: '/v1/things', method: 'POST', objectCount: i % 5, nested: { ok: true, list: [1, 'two', null] }, text: 'é ✓ 💸' },
+    // Line breaks inside values must not split an event.
+    data: {
+      endpoint: '/v1/things',
+      method: 'POST',
+      objectCount: i % 5,
+      nested: { ok: true, list: [1, 'two', null] },
+      text: 'é ✓ 💸\nline 2\r\n\u2028',
+    },
   }));
 }
 
 describe('delivery job data', () => {
-  it('keeps a small job as plain JSON events', async () => {
+  it('keeps a small job as plain JSON events', () => {
     const one = events(1);
     expect(JSON.stringify(one).length).toBeLessThan(DEFLATE_FROM_CHARS);
     const data = encodeJobData(one, 'ingest');
     expect(data).toEqual({ events: one, source: 'ingest' });
-    expect(await decodeJobEvents(data)).toEqual(one);
+    expect(decodeJobEvents(data)).toEqual(one);
+    expect(decodeEventJson(data)).toEqual([JSON.stringify(one[0])]);
   });
 
-  it('deflates a large job and gives back exactly the same events, in order', async () => {
+  it('deflates a large job and gives back exactly the same events, in order', () => {
     const many = events(100);
     const data = encodeJobData(many, 'replay');
     expect(data.events).toBeUndefined();
     expect(data).toMatchObject({ source: 'replay', count: 100 });
     // What BullMQ stores is the JSON of the job data: a fraction of the events' JSON.
     expect(JSON.stringify(data).length).toBeLessThan(JSON.stringify(many).length / 3);
-    expect(await decodeJobEvents(JSON.parse(JSON.stringify(data)))).toEqual(many);
+    const stored = JSON.parse(JSON.stringify(data)) as typeof data;
+    expect(decodeJobEvents(stored)).toEqual(many);
+    // The worker sends each event's JSON as it is: the same text JSON.stringify writes.
+    expect(`[${decodeEventJson(stored).join(',')}]`).toBe(JSON.stringify(many));
   });
 
-  it('reads jobs queued before compression (plain events), and an empty job', async () => {
+  it('encodes from the events JSON as from the events', () => {
+    for (const n of [1, 100]) {
+      const list = events(n);
+      expect(
+        encodeEventJson(
+          list.map((e) => JSON.stringify(e)),
+          'ingest',
+        ),
+      ).toEqual(encodeJobData(list, 'ingest'));
+    }
+  });
+
+  it('reads jobs queued by earlier versions: plain events, a deflated JSON array, and an empty job', () => {
     const many = events(30);
-    expect(await decodeJobEvents({ events: many, source: 'ingest' })).toEqual(many);
-    expect(await decodeJobEvents({ source: 'ingest' })).toEqual([]);
+    expect(decodeJobEvents({ events: many, source: 'ingest' })).toEqual(many);
+    const array = { source: 'ingest' as const, count: 30, deflated: deflateRawSync(JSON.stringify(many)).toString('base64') };
+    expect(decodeJobEvents(array)).toEqual(many);
+    expect(decodeEventJson(array)).toEqual(many.map((e) => JSON.stringify(e)));
+    expect(decodeJobEvents({ source: 'ingest' })).toEqual([]);
   });
 
-  it('refuses corrupt deflated data instead of delivering something else', async () => {
-    await expect(
-      decodeJobEvents({ source: 'ingest', count: 1, deflated: Buffer.from('not deflate').toString('base64') }),
-    ).rejects.toThrow();
+  it('refuses corrupt deflated data instead of delivering something else', () => {
+    expect(() => decodeJobEvents({ source: 'ingest', count: 1, deflated: Buffer.from('not deflate').toString('base64') })).toThrow();
+    const wrongCount = { ...encodeJobData(events(100), 'ingest'), count: 99 };
+    expect(() => decodeEventJson(wrongCount)).toThrow('job data holds 100 events, not the 99 it says');
   });
 
   it('shows a deflated job decoded for people, and anything else as it is', () => {

@@ -12,12 +12,27 @@ export interface BatcherOptions {
   maxInFlight: number;
 }
 
-export type Sender = (events: KableEvent[]) => Promise<SendResult>;
+export type Sender<T> = (events: T[]) => Promise<SendResult>;
 
-interface Pending {
-  event: KableEvent;
+/** One `submit` call: its outcomes, filled in as Kable answers, and how many are still missing. */
+interface Submission {
+  outcomes: EventOutcome[];
+  missing: number;
+  resolve: (outcomes: EventOutcome[]) => void;
+}
+
+interface Pending<T> {
+  event: T;
   at: number;
-  resolve: (outcome: EventOutcome) => void;
+  submission: Submission;
+  index: number;
+}
+
+function answer<T>(pending: Pending<T>, outcome: EventOutcome): void {
+  const submission = pending.submission;
+  submission.outcomes[pending.index] = outcome;
+  submission.missing -= 1;
+  if (submission.missing === 0) submission.resolve(submission.outcomes);
 }
 
 /**
@@ -28,24 +43,28 @@ interface Pending {
  * A 400 on a batch of several events is split in halves and retried until the bad events are
  * found alone, so one bad event does not sink the good ones beside it.
  */
-export class KableBatcher {
-  private buffer: Pending[] = [];
+export class KableBatcher<T = KableEvent> {
+  private buffer: Array<Pending<T>> = [];
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushAll = false;
 
   constructor(
-    private readonly send: Sender,
+    private readonly send: Sender<T>,
     private readonly options: BatcherOptions,
     private readonly onRequest: (result: SendResult, events: number) => void = () => undefined,
   ) {}
 
   /** Resolves with one outcome per event, in order, once Kable has answered for all of them. */
-  submit(events: KableEvent[]): Promise<EventOutcome[]> {
+  submit(events: T[]): Promise<EventOutcome[]> {
+    if (events.length === 0) return Promise.resolve([]);
     const now = Date.now();
-    const promises = events.map((event) => new Promise<EventOutcome>((resolve) => this.buffer.push({ event, at: now, resolve })));
-    this.pump();
-    return Promise.all(promises);
+    return new Promise<EventOutcome[]>((resolve) => {
+      // One promise per submission, not per event: the worker submits a job's events at once.
+      const submission: Submission = { outcomes: new Array<EventOutcome>(events.length), missing: events.length, resolve };
+      events.forEach((event, index) => this.buffer.push({ event, at: now, submission, index }));
+      this.pump();
+    });
   }
 
   /** Sends everything buffered now, without waiting for the flush interval (used at shutdown). */
@@ -60,7 +79,7 @@ export class KableBatcher {
    */
   abandon(reason: string): void {
     const unsent = this.buffer.splice(0);
-    for (const p of unsent) p.resolve({ kind: 'retryable', reason });
+    for (const p of unsent) answer(p, { kind: 'retryable', reason });
     this.schedule();
   }
 
@@ -97,7 +116,7 @@ export class KableBatcher {
     }, wait);
   }
 
-  private async deliver(batch: Pending[]): Promise<void> {
+  private async deliver(batch: Array<Pending<T>>): Promise<void> {
     let result: SendResult;
     try {
       result = await this.send(batch.map((p) => p.event));
@@ -106,7 +125,8 @@ export class KableBatcher {
     }
     this.onRequest(result, batch.length);
     if (result.kind === 'ok') {
-      for (const p of batch) p.resolve({ kind: 'delivered', requestId: result.requestId });
+      const delivered: EventOutcome = { kind: 'delivered', requestId: result.requestId };
+      for (const p of batch) answer(p, delivered);
       return;
     }
     if (result.kind === 'final' && result.status === 400 && batch.length > 1) {
@@ -116,6 +136,6 @@ export class KableBatcher {
       return;
     }
     const { kind, status, reason, body, requestId, retryAfterMs } = result;
-    for (const p of batch) p.resolve({ kind, status, reason, body, requestId, retryAfterMs });
+    for (const p of batch) answer(p, { kind, status, reason, body, requestId, retryAfterMs });
   }
 }

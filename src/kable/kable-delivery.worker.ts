@@ -8,7 +8,7 @@ import { EventTraceStore, requestRuns, TRACE_ANSWER_CHARS, type TraceRecord } fr
 import { workerConnectionOptions } from '../redis/redis.module.js';
 import { BacklogCounter } from './backlog.counter.js';
 import { DeadLetterStore, type DeadLetter } from './dead-letter.store.js';
-import { decodeJobEvents, encodeJobData } from './job-data.js';
+import { decodeEventJson, encodeEventJson } from './job-data.js';
 import { KableBatcher, type EventOutcome } from './kable-batcher.js';
 import type { KableEvent } from './kable-event.js';
 
@@ -36,7 +36,8 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   private worker?: Worker<DeliverJobData, DeliveryJobResult>;
   private connection?: Redis;
   private readonly client: KableClient;
-  readonly batcher: KableBatcher;
+  /** Carries each event as its JSON, as the job holds it (job-data.ts). */
+  readonly batcher: KableBatcher<string>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -46,8 +47,8 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
     @Optional() private readonly trace?: EventTraceStore,
   ) {
     this.client = new KableClient(config.kable);
-    this.batcher = new KableBatcher(
-      (events) => this.client.send(events),
+    this.batcher = new KableBatcher<string>(
+      (eventJson) => this.client.send(eventJson),
       config.kable,
       (result, events) => this.recordRequest(result, events),
     );
@@ -95,8 +96,8 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   }
 
   async process(job: Job<DeliverJobData, DeliveryJobResult>): Promise<DeliveryJobResult> {
-    const events = await decodeJobEvents(job.data);
-    const outcomes = await this.batcher.submit(events);
+    const eventJson = decodeEventJson(job.data);
+    const outcomes = await this.batcher.submit(eventJson);
     const now = Date.now();
 
     const retry: number[] = [];
@@ -113,13 +114,22 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
       job.data.retried === undefined && // a 429 rewrites the job without using an attempt
       outcomes.every((outcome) => outcome.kind === 'delivered');
     const traces: Array<[string, TraceRecord]> = [];
+    const perEvent = !jobRecord && this.trace?.enabled === true;
+    // An event's JSON is parsed only when a record names it, not when a whole job goes through.
+    const event = (i: number) => JSON.parse(eventJson[i]) as KableEvent;
     outcomes.forEach((outcome, i) => {
-      const id = events[i].transactionId;
       if (outcome.kind === 'delivered') {
         delivered += 1;
-        if (!jobRecord) traces.push([id, { stage: 'delivered', at: now, jobId: job.id, attempts, kableRequestId: outcome.requestId }]);
+        if (perEvent) {
+          traces.push([
+            event(i).transactionId,
+            { stage: 'delivered', at: now, jobId: job.id, attempts, kableRequestId: outcome.requestId },
+          ]);
+        }
         return;
       }
+      const failed = event(i);
+      const id = failed.transactionId;
       const { status, reason, body, requestId } = outcome;
       const failure = {
         at: now,
@@ -135,7 +145,7 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
         traces.push([id, { stage: 'retrying', ...failure }]);
         return;
       }
-      dead.push(this.deadLetter(job, events[i], outcome, now));
+      dead.push(this.deadLetter(job, failed, outcome, now));
       traces.push([id, { stage: 'failed', ...failure, reason: dead[dead.length - 1].reason }]);
     });
     // For GET /v1/events/:messageId; losing a trace record must not hold up delivery.
@@ -167,11 +177,11 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
 
     if (retry.length > 0) {
       this.metrics.retried.inc(retry.length);
-      if (retry.length < events.length) {
+      if (retry.length < eventJson.length) {
         // Only the events that still need Kable are tried again.
         await job.updateData({
-          ...encodeJobData(
-            retry.map((i) => events[i]),
+          ...encodeEventJson(
+            retry.map((i) => eventJson[i]),
             job.data.source,
           ),
           retried: true,

@@ -1,6 +1,5 @@
 import { Agent, request } from 'undici';
 import type { AppConfig } from '../config/config.js';
-import type { KableEvent } from './kable-event.js';
 import { classifyStatus, parseRetryAfter, type SendResult } from './kable.errors.js';
 
 const MAX_BODY_CHARS = 2000;
@@ -22,14 +21,15 @@ export class KableClient {
     };
   }
 
-  async send(events: KableEvent[]): Promise<SendResult> {
+  /** Posts the events, given as their JSON (as the delivery jobs hold them). */
+  async send(eventJson: string[]): Promise<SendResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     try {
       const response = await request(this.url, {
         method: 'POST',
         headers: this.headers,
-        body: JSON.stringify(events),
+        body: `[${eventJson.join(',')}]`,
         dispatcher: this.agent,
         signal: AbortSignal.timeout(this.config.requestTimeoutMs),
       });

@@ -156,6 +156,11 @@ export class EventTraceStore {
     await this.redis.eval(WRITE_TRACES, keys.length, ...keys, ttl, ...records.map(([, record]) => JSON.stringify(record)));
   }
 
+  /** Whether trace records are kept at all (EVENT_TRACE_WINDOW is not 0). */
+  get enabled(): boolean {
+    return this.config.eventTraceWindowMs > 0;
+  }
+
   /**
    * Whether the worker may record a job with `writeJob` instead of one record per event: only when
    * every event is found through its dedup key (ingest jobs) for as long as the trace is kept.
