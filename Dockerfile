@@ -25,4 +25,6 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # SIGTERM stops taking requests, finishes those in flight and hands back unfinished jobs, then exits 0.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/main.js"]
+# The Node flags are those of `npm start` (package.json; README, "Runtime settings"): a larger young
+# generation halves the garbage collector's share of the CPU under load.
+CMD ["node", "--max-semi-space-size=32", "dist/main.js"]

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { KableEmulator } from '../dist/kable/kable-emulator.js';
+import { startFlags } from '../bench/lib/procs.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `demo${process.pid}`;
@@ -22,7 +23,7 @@ const freePort = () =>
 const kable = new KableEmulator({ clientId: CLIENT_ID, apiKey: API_KEY });
 const kableUrl = await kable.start();
 const port = Number(process.env.PORT ?? (await freePort()));
-const service = spawn(process.execPath, ['dist/main.js'], {
+const service = spawn(process.execPath, [...startFlags(), 'dist/main.js'], {
   env: {
     ...process.env,
     KABLE_API_KEY: API_KEY,

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { KableEmulator } from '../dist/kable/kable-emulator.js';
+import { startFlags } from '../bench/lib/procs.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 3);
 const OWN_REDIS = process.env.REDIS_URL === undefined;
@@ -113,7 +114,7 @@ class Service {
     Object.assign(this, { name, role, port, child: undefined, exited: undefined, restarts: 0 });
   }
   async start() {
-    const child = spawn(process.execPath, ['dist/main.js'], {
+    const child = spawn(process.execPath, [...startFlags(), 'dist/main.js'], {
       env: { ...baseEnv, SERVICE_ROLE: this.role, PORT: String(this.port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

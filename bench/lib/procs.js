@@ -18,6 +18,15 @@ export async function freePort() {
   return port;
 }
 
+/**
+ * The Node flags of `npm start` (package.json), so that the benchmark runs the service as
+ * production does (the Dockerfile's CMD uses the same; a unit test keeps them equal).
+ */
+export function startFlags() {
+  const start = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start.split(/\s+/);
+  return start.slice(1, start.indexOf('dist/main.js'));
+}
+
 /** The service build the benchmark runs: dist/, or BENCH_DIST. */
 export function distDir() {
   return process.env.BENCH_DIST ?? join(ROOT, 'dist');
@@ -97,7 +106,7 @@ export async function startBaseline({ redisUrl, prefix }) {
  */
 export async function startService({ role = 'all', redisUrl, prefix, kableUrl, env = {}, profileDir, name = role }) {
   const port = await freePort();
-  const execArgv = [];
+  const execArgv = [...startFlags()];
   if (profileDir) {
     mkdirSync(profileDir, { recursive: true });
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`);
@@ -118,6 +127,8 @@ export async function startService({ role = 'all', redisUrl, prefix, kableUrl, e
       HOST: '127.0.0.1',
       SERVICE_ROLE: role,
       LOG_LEVEL: 'warn',
+      // Node flags for A/B runs of runtime settings, e.g. BENCH_NODE_OPTIONS=--max-semi-space-size=32.
+      ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit', ...(profileDir ? ['ipc'] : [])],
