@@ -60,13 +60,17 @@ export async function ingestVersusBaseline(ctx, { kind, perRequest, name }) {
     serviceRuns.push(await measure(service, bodies, options));
   }
   let halfRate;
+  let baseAtHalfRate;
   if (kind === 'track') {
     const peak = combine(serviceRuns, perRequest).requestsPerSec;
-    halfRate = await runLoad(service.url, bodies, { ...options, duration: ctx.duration, rate: Math.max(1, Math.round(peak / 2)) });
+    const rated = { ...options, duration: ctx.duration, rate: Math.max(1, Math.round(peak / 2)) };
+    halfRate = await runLoad(service.url, bodies, rated);
+    // The baseline at the same offered rate: the latency floor of this machine at that moment.
+    baseAtHalfRate = await runLoad(baseline.url, bodies, rated);
   }
   const kable = await ctx.kable.stats();
   await Promise.all([service.stop(), baseline.stop()]);
   await ctx.cleanup(prefix);
   await ctx.cleanup(basePrefix);
-  return { base: combine(baseRuns, perRequest), measured: combine(serviceRuns, perRequest), halfRate, kable };
+  return { base: combine(baseRuns, perRequest), measured: combine(serviceRuns, perRequest), halfRate, baseAtHalfRate, kable };
 }
