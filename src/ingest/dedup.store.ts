@@ -9,8 +9,8 @@ import { REDIS, RedisKeys } from '../redis/redis.module.js';
 /**
  * KEYS: the backlog counter, the dedup keys, then the trace keys of the notes. ARGV: the dedup
  * window, the trace window, the backlog increment, the number of runs R, then R triples (number of
- * dedup keys, their value, the job index of the first of them or -1) in KEYS order, then one
- * record per note. With an index, each key's value is the run's value, "/", and its index.
+ * dedup keys, their value, the job index of the first of them) in KEYS order, then one record per
+ * note. Each dedup key's value is its run's value, "/", and its index in the job.
  */
 const REMEMBER = `
 if tonumber(ARGV[3]) > 0 then redis.call('INCRBY', KEYS[1], ARGV[3]) end
@@ -18,14 +18,9 @@ local runs = tonumber(ARGV[4])
 local k = 2
 for r = 1, runs do
   local count = tonumber(ARGV[2 + 3 * r])
-  local value = ARGV[3 + 3 * r]
+  local value = ARGV[3 + 3 * r] .. '/'
   local start = tonumber(ARGV[4 + 3 * r])
-  if start < 0 then
-    for i = k, k + count - 1 do redis.call('SET', KEYS[i], value, 'PX', ARGV[1]) end
-  else
-    value = value .. '/'
-    for i = k, k + count - 1 do redis.call('SET', KEYS[i], value .. (start + i - k), 'PX', ARGV[1]) end
-  end
+  for i = k, k + count - 1 do redis.call('SET', KEYS[i], value .. (start + i - k), 'PX', ARGV[1]) end
   k = k + count
 end
 local note = 5 + 3 * runs
@@ -68,7 +63,7 @@ export class DedupStore {
    * `backlogAdded` events are added to the backlog counter in the same command.
    */
   async remember(
-    runs: Array<{ messageIds: string[]; value: string; start?: number }>,
+    runs: Array<{ messageIds: string[]; value: string; start: number }>,
     notes: Array<[messageId: string, record: string]> = [],
     backlogAdded = 0,
   ): Promise<void> {
@@ -81,7 +76,7 @@ export class DedupStore {
     const args: Array<string | number> = [this.config.dedupWindowMs, this.config.eventTraceWindowMs, backlogAdded, used.length];
     for (const run of used) {
       for (const id of run.messageIds) keys.push(this.key(id));
-      args.push(run.messageIds.length, run.value, run.start ?? -1);
+      args.push(run.messageIds.length, run.value, run.start);
     }
     for (const [id, record] of notes) {
       keys.push(traceKey(this.keys, id));

@@ -166,7 +166,7 @@ export class EventTraceStore {
    * every event is found through its dedup key (ingest jobs) for as long as the trace is kept.
    */
   get jobRecords(): boolean {
-    return this.config.eventTraceWindowMs > 0 && this.config.eventTraceWindowMs <= this.config.dedupWindowMs;
+    return this.enabled && this.config.eventTraceWindowMs <= this.config.dedupWindowMs;
   }
 
   /** Records that all events of an ingest job were delivered: one key for the whole job. */
@@ -196,7 +196,7 @@ export class EventTraceStore {
       }
     }
     const iso = (ms: number) => new Date(ms).toISOString();
-    const out: EventTrace = { messageId, status: this.config.eventTraceWindowMs > 0 ? 'queued' : 'accepted' };
+    const out: EventTrace = { messageId, status: this.enabled ? 'queued' : 'accepted' };
     if (received) out.received = { at: iso(received.r), accepted: true, ...(received.j ? { jobId: received.j } : {}) };
     switch (trace?.stage) {
       case 'skipped':
