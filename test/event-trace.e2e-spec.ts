@@ -14,21 +14,21 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
     await h.close();
   });
 
-  const trace = (id: string) =>
-    request(h.url)
+  const trace = (id: string, on: Harness = h) =>
+    request(on.url)
       .get(`/v1/events/${encodeURIComponent(id)}`)
       .set('authorization', admin);
 
   /** Polls the trace until it has `status` (and, if given, its job is in `jobState`). */
-  async function traceUntil(id: string, status: string, jobState?: string): Promise<Record<string, unknown>> {
+  async function traceUntil(id: string, status: string, jobState?: string, on: Harness = h): Promise<Record<string, unknown>> {
     for (let i = 0; i < 150; i += 1) {
-      const res = await trace(id);
+      const res = await trace(id, on);
       const job = res.body.job as { state?: string } | undefined;
       if (res.status === 200 && res.body.status === status && (!jobState || job?.state === jobState))
         return res.body as Record<string, unknown>;
       await sleep(50);
     }
-    throw new Error(`event ${id} never reached status ${status}; last: ${JSON.stringify((await trace(id)).body)}`);
+    throw new Error(`event ${id} never reached status ${status}; last: ${JSON.stringify((await trace(id, on)).body)}`);
   }
 
   it('tells delivered, skipped and rejected messages apart', async () => {
@@ -90,12 +90,7 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
       expect(new Set(carried.values()).size).toBe(3); // 3 + 3 + 2 events
 
       for (const id of ids) {
-        let body: Record<string, unknown> = {};
-        for (let i = 0; i < 150 && body.status !== 'delivered'; i += 1) {
-          body = (await request(small.url).get(`/v1/events/${id}`).set('authorization', admin)).body as Record<string, unknown>;
-          if (body.status !== 'delivered') await sleep(50);
-        }
-        expect(body).toEqual({
+        expect(await traceUntil(id, 'delivered', undefined, small)).toEqual({
           messageId: id,
           status: 'delivered',
           received: { at: expect.stringMatching(/Z$/), accepted: true, jobId: expect.any(String) },
