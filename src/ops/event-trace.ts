@@ -221,8 +221,11 @@ export class EventTraceStore {
     const jobId = received?.j ?? (trace && 'jobId' in trace ? trace.jobId : undefined);
     if (jobId && out.status !== 'delivered') {
       // Completed jobs are kept an hour, failed ones a week (kable.module.ts).
-      const job = await this.queue.getJob(jobId);
-      if (job) out.job = { id: jobId, state: await job.getState(), attemptsMade: job.attemptsMade };
+      // State first, then the job's hash: a job that finishes between the two reads then shows its
+      // final attempt count (read the other way round, a failed job could show attemptsMade 0).
+      const state = await this.queue.getJobState(jobId);
+      const job = state === 'unknown' ? undefined : await this.queue.getJob(jobId);
+      if (job) out.job = { id: jobId, state, attemptsMade: job.attemptsMade };
     }
     return out;
   }
