@@ -57,6 +57,42 @@ describe('KableBatcher', () => {
     expect(peak).toBe(3);
   });
 
+  it('sends every event once and in order while many thousands wait, submitted between sends and abandoned midway', async () => {
+    // Crosses the point where the sent part of the buffer is dropped (COMPACT_FROM) several times.
+    const sent: string[] = [];
+    let release: () => void = () => undefined;
+    const batcher = new KableBatcher(
+      async (batch) => {
+        sent.push(...batch.map((e) => e.transactionId));
+        await new Promise<void>((resolve) => (release = resolve));
+        return ok;
+      },
+      { batchSize: 500, flushIntervalMs: 60_000, maxInFlight: 1 },
+    );
+    const first = batcher.submit(events(10_000, 0));
+    const second = batcher.submit(events(9_999, 10_000));
+    while (batcher.pending > 6_000) {
+      release();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const third = batcher.submit(events(3, 19_999));
+    while (batcher.pending > 1_001) {
+      release();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const left = batcher.pending;
+    batcher.abandon('stopping');
+    release();
+    const outcomes = [...(await first), ...(await second), ...(await third)];
+    expect(batcher.pending).toBe(0);
+    expect(sent).toEqual(events(sent.length).map((e) => e.transactionId));
+    expect(outcomes.slice(0, sent.length).every((o) => o.kind === 'delivered')).toBe(true);
+    expect(outcomes.slice(sent.length).every((o) => o.kind === 'retryable' && o.reason === 'stopping')).toBe(true);
+    expect(outcomes).toHaveLength(20_002);
+    expect(left).toBe(502);
+    expect(sent).toHaveLength(20_002 - left);
+  });
+
   it('splits a batch Kable refuses with 400 until the bad event is alone, and delivers the rest', async () => {
     let requests = 0;
     const batcher = new KableBatcher(
