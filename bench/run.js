@@ -20,7 +20,7 @@ const { values: args } = parseArgs({
     'e2e-duration': { type: 'string', default: '15' },
     'e2e-rate': { type: 'string', default: '10000' },
     backlog: { type: 'string', default: '200000' },
-    'scale-backlog': { type: 'string', default: '600000' },
+    'scale-backlog': { type: 'string', default: '3000000' },
     'engage-members': { type: 'string', default: '1000000' },
     profile: { type: 'boolean', default: false },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },

@@ -29,8 +29,8 @@ export async function warmUp(url, bodies, ctx) {
  * Puts `events` track events on the delivery queue through an API-only service (no worker: Kable
  * is out of reach), in batches of `perRequest`. Returns the number of events accepted.
  */
-export async function prefill(ctx, prefix, events, perRequest = 100) {
-  const api = await startService({ role: 'api', redisUrl: ctx.redis.url, prefix, kableUrl: ctx.kable.url, name: 'prefill' });
+export async function prefill(ctx, prefix, events, perRequest = 100, env = {}) {
+  const api = await startService({ role: 'api', redisUrl: ctx.redis.url, prefix, kableUrl: ctx.kable.url, name: 'prefill', env });
   const bodies = bodyFactory(perRequest === 1 ? 'track' : 'batch', perRequest);
   const before = await usedMemory(ctx.redis.client);
   const result = await runLoad(api.url, bodies, { connections: 20, amount: Math.ceil(events / perRequest) });

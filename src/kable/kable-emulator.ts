@@ -40,7 +40,17 @@ export class KableEmulator {
   private server?: Server;
   private listeners: Array<() => void> = [];
 
-  constructor(private readonly options: { clientId?: string; apiKey?: string; onEvent?: (event: KableEvent) => void } = {}) {}
+  /** Requests answered since the last reset, whether kept in `requests` or not. */
+  private received = 0;
+
+  /**
+   * `retain: false` keeps neither `requests` nor `events`, only the counts in `arrivals`: the
+   * benchmarks send millions of events, and keeping them only to drop them later made this
+   * emulator's garbage collection cost more than the service it measures.
+   */
+  constructor(
+    private readonly options: { clientId?: string; apiKey?: string; onEvent?: (event: KableEvent) => void; retain?: boolean } = {},
+  ) {}
 
   /** Decides the answer to each request; return undefined to answer normally. */
   respondWith(responder: Responder | undefined): void {
@@ -100,6 +110,7 @@ export class KableEmulator {
     this.requests.length = 0;
     this.events.length = 0;
     this.arrivals.clear();
+    this.received = 0;
     this.responder = undefined;
   }
 
@@ -112,8 +123,10 @@ export class KableEmulator {
 
   private async handle(method: string, url: string, headers: IncomingHttpHeaders, text: string): Promise<EmulatorResponse> {
     const requestId = randomUUID();
+    const retain = this.options.retain ?? true;
+    const index = this.received++;
     const answer = (response: EmulatorResponse, events: KableEvent[]): EmulatorResponse => {
-      this.requests.push({ at: Date.now(), headers, events, status: response.status, requestId });
+      if (retain) this.requests.push({ at: Date.now(), headers, events, status: response.status, requestId });
       return { ...response, headers: { 'x-request-id': requestId, ...response.headers } };
     };
     if (method !== 'POST' || url.split('?')[0] !== '/api/v1/events/create') {
@@ -126,7 +139,7 @@ export class KableEmulator {
     } catch {
       return answer({ status: 400, body: { message: 'Invalid JSON' } }, []);
     }
-    const scripted = this.responder?.(events, { headers, index: this.requests.length });
+    const scripted = this.responder?.(events, { headers, index });
     if (scripted?.delayMs) await new Promise((resolve) => setTimeout(resolve, scripted.delayMs));
     if (scripted?.destroy) return answer(scripted, events);
     if (scripted && scripted.status !== 200) return answer(scripted, events);
@@ -140,7 +153,7 @@ export class KableEmulator {
       const seen = this.arrivals.get(event.transactionId) ?? 0;
       this.arrivals.set(event.transactionId, seen + 1);
       if (seen === 0) {
-        this.events.push(event);
+        if (retain) this.events.push(event);
         this.options.onEvent?.(event);
       }
     }
