@@ -1,5 +1,7 @@
 import request from 'supertest';
-import { basicAuth, type Harness, sleep, startHarness, track } from './support/harness.js';
+import { KableDeliveryWorker } from '../src/kable/kable-delivery.worker.js';
+import { KableEmulator } from '../src/kable/kable-emulator.js';
+import { basicAuth, type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, sleep, startHarness, track } from './support/harness.js';
 
 async function post(h: Harness, messages: Record<string, unknown>[]) {
   const res = await request(h.url).post('/v1/batch').set('authorization', basicAuth()).send({ batch: messages });
@@ -112,6 +114,80 @@ describe('delivery to Kable', () => {
     await h.kable.waitForEvents(40);
     expect(h.kable.requests.length).toBeLessThanOrEqual(4);
     expect(h.kable.requests.reduce((n, r) => n + r.events.length, 0)).toBe(40);
+  });
+});
+
+describe('delivery: memory bound', () => {
+  // The worker holds at most 4 x KABLE_MAX_IN_FLIGHT x KABLE_BATCH_SIZE = 40 events decoded.
+  const SMALL = { KABLE_MAX_IN_FLIGHT: '1', KABLE_BATCH_SIZE: '10' };
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness(SMALL);
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  /** Posts `jobs` requests of 10 track events one after the other (one job each); returns their messageIds. */
+  async function postJobs(on: Harness, jobs: number): Promise<string[]> {
+    const sent: string[] = [];
+    for (let i = 0; i < jobs; i += 1) {
+      const batch = Array.from({ length: 10 }, () => track());
+      await post(on, batch);
+      sent.push(...batch.map((m) => m.messageId as string));
+    }
+    return sent;
+  }
+
+  it('holds at most 4 full Kable requests of events while many jobs wait for a slow Kable, and delivers each once', async () => {
+    h.kable.respondWith(() => ({ status: 200, body: 'Events successfully recorded', delayMs: 150 }));
+    const worker = h.app.get(KableDeliveryWorker);
+    const sent = await postJobs(h, 12);
+    let maxHeld = 0;
+    let maxWaiting = 0;
+    let maxBuffered = 0;
+    while (h.kable.count < sent.length) {
+      maxHeld = Math.max(maxHeld, worker.budget.held);
+      maxWaiting = Math.max(maxWaiting, worker.budget.queued);
+      maxBuffered = Math.max(maxBuffered, worker.batcher.pending);
+      await sleep(10);
+    }
+    expect(maxHeld).toBe(40);
+    expect(maxBuffered).toBeLessThanOrEqual(40);
+    expect(maxWaiting).toBeGreaterThan(0);
+    expect(h.kable.requests.every((r) => r.events.length <= 10)).toBe(true);
+    expect([...h.kable.arrivals.keys()].sort()).toEqual([...sent].sort());
+    expect([...h.kable.arrivals.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('hands the jobs still waiting for room back to the queue when the worker stops; the next worker delivers each event once', async () => {
+    const kable = new KableEmulator({ clientId: KABLE_CLIENT_ID, apiKey: KABLE_API_KEY });
+    await kable.start();
+    const first = await startHarness(SMALL, { kable });
+    try {
+      kable.respondWith(() => ({ status: 200, body: 'Events successfully recorded', delayMs: 200 }));
+      const worker = first.app.get(KableDeliveryWorker);
+      const sent = await postJobs(first, 12);
+      for (let i = 0; worker.budget.queued === 0 && i < 100; i += 1) await sleep(10);
+      expect(worker.budget.queued).toBeGreaterThan(0);
+      const deliveredBeforeStop = kable.count;
+      await first.close({ keepKeys: true });
+      // Only the jobs holding room (40 events) finish while stopping; the waiting ones go back unsent.
+      expect(kable.count - deliveredBeforeStop).toBeLessThanOrEqual(40);
+      expect(kable.count).toBeLessThan(sent.length);
+
+      kable.respondWith(undefined);
+      const second = await startHarness(SMALL, { kable, prefix: first.prefix });
+      try {
+        await kable.waitForEvents(sent.length);
+        expect([...kable.arrivals.keys()].sort()).toEqual([...sent].sort());
+        expect([...kable.arrivals.values()].every((n) => n === 1)).toBe(true);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await kable.stop();
+    }
   });
 });
 

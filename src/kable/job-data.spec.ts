@@ -1,5 +1,13 @@
 import { deflateRawSync } from 'node:zlib';
-import { decodeEventJson, decodeJobEvents, DEFLATE_FROM_CHARS, encodeEventJson, encodeJobData, readableJobData } from './job-data.js';
+import {
+  decodeEventJson,
+  decodeJobEvents,
+  DEFLATE_FROM_CHARS,
+  encodeEventJson,
+  encodeJobData,
+  jobEventCount,
+  readableJobData,
+} from './job-data.js';
 import type { KableEvent } from './kable-event.js';
 
 function events(n: number): KableEvent[] {
@@ -60,6 +68,14 @@ describe('delivery job data', () => {
     expect(decodeJobEvents(array)).toEqual(many);
     expect(decodeEventJson(array)).toEqual(many.map((e) => JSON.stringify(e)));
     expect(decodeJobEvents({ source: 'ingest' })).toEqual([]);
+  });
+
+  it('tells how many events a job holds without decoding it, where the job says', () => {
+    expect(jobEventCount(encodeJobData(events(300), 'ingest'))).toBe(300);
+    expect(jobEventCount(encodeJobData(events(2), 'ingest'))).toBe(2);
+    expect(jobEventCount({ source: 'ingest' })).toBe(0);
+    // A deflated job without its count: not known until decoded.
+    expect(jobEventCount({ source: 'ingest', deflated: deflateRawSync('[]').toString('base64') })).toBeUndefined();
   });
 
   it('refuses corrupt deflated data instead of delivering something else', () => {

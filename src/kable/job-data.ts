@@ -50,6 +50,11 @@ export function decodeEventJson(data: DeliverJobData): string[] {
   return lines;
 }
 
+/** How many events a job holds, without decoding them; undefined when a deflated job does not say. */
+export function jobEventCount(data: DeliverJobData): number | undefined {
+  return data.deflated === undefined ? (data.events?.length ?? 0) : data.count;
+}
+
 /** The events of a job, in either form. */
 export function decodeJobEvents(data: DeliverJobData): KableEvent[] {
   if (data.deflated === undefined) return data.events ?? [];

@@ -8,7 +8,8 @@ import { EventTraceStore, requestRuns, TRACE_ANSWER_CHARS, type TraceRecord } fr
 import { workerConnectionOptions } from '../redis/redis.module.js';
 import { BacklogCounter } from './backlog.counter.js';
 import { DeadLetterStore, type DeadLetter } from './dead-letter.store.js';
-import { decodeEventJson, encodeEventJson } from './job-data.js';
+import { BudgetClosedError, EventBudget } from './event-budget.js';
+import { decodeEventJson, encodeEventJson, jobEventCount } from './job-data.js';
 import { KableBatcher, type EventOutcome } from './kable-batcher.js';
 import type { KableEvent } from './kable-event.js';
 
@@ -22,6 +23,13 @@ export interface DeliveryJobResult {
   delivered: number;
   failed: number;
 }
+
+/**
+ * The active jobs hold at most this many full Kable requests' worth of events decoded
+ * (4 × KABLE_MAX_IN_FLIGHT × KABLE_BATCH_SIZE, 16,000 by default): enough to keep every request
+ * slot busy with the next batches ready.
+ */
+const BUDGET_REQUESTS = 4;
 
 /**
  * The BullMQ worker that delivers `deliver` jobs to Kable. Many jobs are active at once
@@ -38,6 +46,8 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   private readonly client: KableClient;
   /** Carries each event as its JSON, as the job holds it (job-data.ts). */
   readonly batcher: KableBatcher<string>;
+  /** Events the active jobs may hold decoded at once (EventBudget). */
+  readonly budget: EventBudget;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -52,6 +62,7 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
       config.kable,
       (result, events) => this.recordRequest(result, events),
     );
+    this.budget = new EventBudget(BUDGET_REQUESTS * config.kable.maxInFlight * config.kable.batchSize);
   }
 
   onModuleInit(): void {
@@ -87,6 +98,8 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
     // is slow or down, what is still unsent after one request timeout is handed back instead, so
     // the stop takes at most about two request timeouts however large the backlog.
     const closing = this.worker?.close();
+    // Jobs still waiting for room have sent nothing: they go back to the queue now.
+    this.budget.close();
     this.batcher.flush();
     const giveUp = setTimeout(() => this.batcher.abandon('not sent before the worker stopped'), this.config.kable.requestTimeoutMs);
     await closing;
@@ -96,6 +109,22 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   }
 
   async process(job: Job<DeliverJobData, DeliveryJobResult>): Promise<DeliveryJobResult> {
+    let held: number;
+    try {
+      held = await this.budget.acquire(jobEventCount(job.data) ?? this.budget.limit);
+    } catch (error) {
+      // Retried later, here or by another worker, like events the batcher abandons at shutdown.
+      if (error instanceof BudgetClosedError) throw new RetryableDeliveryError('not sent before the worker stopped');
+      throw error;
+    }
+    try {
+      return await this.deliver(job);
+    } finally {
+      this.budget.release(held);
+    }
+  }
+
+  private async deliver(job: Job<DeliverJobData, DeliveryJobResult>): Promise<DeliveryJobResult> {
     const eventJson = decodeEventJson(job.data);
     const outcomes = await this.batcher.submit(eventJson);
     const now = Date.now();

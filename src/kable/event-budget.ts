@@ -1,0 +1,55 @@
+/** Thrown to the jobs still waiting for room when the budget is closed (the worker is stopping). */
+export class BudgetClosedError extends Error {}
+
+/**
+ * Caps the events that the delivery jobs being processed hold in memory at once. BullMQ's
+ * concurrency counts jobs (DELIVERY_CONCURRENCY, 2000), and a job holds up to 1000 events: with a
+ * large backlog one worker decoded two million events at once and grew past 1.5 GB. Jobs beyond
+ * the budget stay active (their locks renewed) and wait their turn, first come first served.
+ */
+export class EventBudget {
+  private used = 0;
+  private closed = false;
+  private readonly waiting: Array<{ n: number; resolve: (n: number) => void; reject: (error: Error) => void }> = [];
+
+  constructor(readonly limit: number) {
+    if (!Number.isInteger(limit) || limit < 1) throw new Error(`event budget must be a positive integer, not ${limit}`);
+  }
+
+  /**
+   * Resolves with the room taken, `n` or the whole budget when `n` is larger (such a job waits
+   * until nothing else is held); give that back with `release`.
+   */
+  acquire(n: number): Promise<number> {
+    const take = Math.max(0, Math.min(n, this.limit));
+    if (this.closed) return Promise.reject(new BudgetClosedError('the worker is stopping'));
+    if (this.waiting.length === 0 && this.used + take <= this.limit) {
+      this.used += take;
+      return Promise.resolve(take);
+    }
+    return new Promise((resolve, reject) => this.waiting.push({ n: take, resolve, reject }));
+  }
+
+  release(n: number): void {
+    this.used -= n;
+    while (this.waiting.length > 0 && this.used + this.waiting[0].n <= this.limit) {
+      const next = this.waiting.shift()!;
+      this.used += next.n;
+      next.resolve(next.n);
+    }
+  }
+
+  /** Rejects every waiting job and any later `acquire`; held room is still given back. */
+  close(): void {
+    this.closed = true;
+    for (const waiter of this.waiting.splice(0)) waiter.reject(new BudgetClosedError('the worker is stopping'));
+  }
+
+  get held(): number {
+    return this.used;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+}
