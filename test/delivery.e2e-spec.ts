@@ -146,12 +146,13 @@ describe('delivery: memory bound', () => {
     let maxHeld = 0;
     let maxWaiting = 0;
     let maxBuffered = 0;
-    while (h.kable.count < sent.length) {
+    for (const until = Date.now() + 15_000; h.kable.count < sent.length && Date.now() < until;) {
       maxHeld = Math.max(maxHeld, worker.budget.held);
       maxWaiting = Math.max(maxWaiting, worker.budget.queued);
       maxBuffered = Math.max(maxBuffered, worker.batcher.pending);
       await sleep(10);
     }
+    expect(h.kable.count).toBe(sent.length);
     expect(maxHeld).toBe(40);
     expect(maxBuffered).toBeLessThanOrEqual(40);
     expect(maxWaiting).toBeGreaterThan(0);

@@ -1,4 +1,4 @@
-import { BudgetClosedError, EventBudget } from './event-budget.js';
+import { activeJobsFor, BudgetClosedError, EventBudget, recentJobSize } from './event-budget.js';
 
 const settled = async <T>(promise: Promise<T>): Promise<'pending' | T> => {
   let out: 'pending' | T = 'pending';
@@ -48,5 +48,25 @@ describe('EventBudget', () => {
 
   it('refuses a budget that is not a positive integer', () => {
     expect(() => new EventBudget(0)).toThrow('event budget must be a positive integer, not 0');
+  });
+
+  it('keeps as many jobs active as fill the budget twice at the recent job size, within 1 and DELIVERY_CONCURRENCY', () => {
+    expect(activeJobsFor(16_000, 1000, 2000)).toBe(32);
+    expect(activeJobsFor(16_000, 333, 2000)).toBe(97);
+    expect(activeJobsFor(16_000, 1, 2000)).toBe(2000);
+    expect(activeJobsFor(16_000, 0, 2000)).toBe(2000);
+    expect(activeJobsFor(16_000, 50_000, 2000)).toBe(1);
+    expect(activeJobsFor(16_000, 1000, 10)).toBe(10);
+  });
+
+  it('plans with a larger job at once, and comes down to smaller jobs by halves', () => {
+    expect(recentJobSize(10, 1000)).toBe(1000);
+    let size = 1000;
+    const path: number[] = [];
+    for (let i = 0; i < 4; i += 1) path.push((size = recentJobSize(size, 1)));
+    expect(path).toEqual([500.5, 250.75, 125.875, 63.4375]);
+    // From 1000-event jobs to single events: all of DELIVERY_CONCURRENCY within 10 jobs.
+    for (let i = 0; i < 6; i += 1) size = recentJobSize(size, 1);
+    expect(activeJobsFor(16_000, size, 2000)).toBe(2000);
   });
 });

@@ -53,3 +53,22 @@ export class EventBudget {
     return this.waiting.length;
   }
 }
+
+/**
+ * How many jobs a worker should have active (BullMQ concurrency) when its jobs hold
+ * `eventsPerJob` events on average: enough to fill the budget twice (the next jobs are fetched and
+ * ready), and no more, within 1 and `max` (DELIVERY_CONCURRENCY). A worker that fetched jobs it
+ * cannot start only keeps them from a worker that could: with 1000-event jobs and concurrency
+ * 2000, the first of two workers took nearly the whole backlog and the second one idled.
+ */
+export function activeJobsFor(budget: number, eventsPerJob: number, max: number): number {
+  return Math.max(1, Math.min(max, Math.ceil((2 * budget) / Math.max(1, eventsPerJob))));
+}
+
+/**
+ * The job size that `activeJobsFor` plans with, after a job of `events`: a larger job counts at
+ * once (never fetch more large jobs than can start), smaller ones halve the distance each time.
+ */
+export function recentJobSize(previous: number, events: number): number {
+  return Math.max(events, (previous + events) / 2);
+}

@@ -8,7 +8,7 @@ import { EventTraceStore, requestRuns, TRACE_ANSWER_CHARS, type TraceRecord } fr
 import { workerConnectionOptions } from '../redis/redis.module.js';
 import { BacklogCounter } from './backlog.counter.js';
 import { DeadLetterStore, type DeadLetter } from './dead-letter.store.js';
-import { BudgetClosedError, EventBudget } from './event-budget.js';
+import { activeJobsFor, BudgetClosedError, EventBudget, recentJobSize } from './event-budget.js';
 import { decodeEventJson, encodeEventJson, jobEventCount } from './job-data.js';
 import { KableBatcher, type EventOutcome } from './kable-batcher.js';
 import type { KableEvent } from './kable-event.js';
@@ -48,6 +48,12 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   readonly batcher: KableBatcher<string>;
   /** Events the active jobs may hold decoded at once (EventBudget). */
   readonly budget: EventBudget;
+  /**
+   * Events per job of the recent jobs (recentJobSize): sets how many jobs to keep active
+   * (fitConcurrency). Starts at ingest's largest job (1000 events), so that a worker starting on a
+   * backlog does not take the whole of it before it knows.
+   */
+  private eventsPerJob: number;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -63,6 +69,7 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
       (result, events) => this.recordRequest(result, events),
     );
     this.budget = new EventBudget(BUDGET_REQUESTS * config.kable.maxInFlight * config.kable.batchSize);
+    this.eventsPerJob = Math.min(1000, this.budget.limit);
   }
 
   onModuleInit(): void {
@@ -70,7 +77,7 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
     this.worker = new Worker<DeliverJobData, DeliveryJobResult>(QUEUES.delivery, (job) => this.process(job), {
       connection: (this.connection = new Redis(this.config.redis.url, workerConnectionOptions())),
       prefix: this.config.redis.prefix,
-      concurrency: this.config.deliveryConcurrency,
+      concurrency: activeJobsFor(this.budget.limit, this.eventsPerJob, this.config.deliveryConcurrency),
       // The worker renews a job's lock at half this while the job waits for Kable. A crashed
       // worker's jobs are found stalled and handed to another worker within about twice this.
       lockDuration: this.config.deliveryLockMs,
@@ -109,9 +116,11 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   }
 
   async process(job: Job<DeliverJobData, DeliveryJobResult>): Promise<DeliveryJobResult> {
+    const count = jobEventCount(job.data) ?? this.budget.limit;
+    this.fitConcurrency(count);
     let held: number;
     try {
-      held = await this.budget.acquire(jobEventCount(job.data) ?? this.budget.limit);
+      held = await this.budget.acquire(count);
     } catch (error) {
       // Retried later, here or by another worker, like events the batcher abandons at shutdown.
       if (error instanceof BudgetClosedError) throw new RetryableDeliveryError('not sent before the worker stopped');
@@ -122,6 +131,13 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
     } finally {
       this.budget.release(held);
     }
+  }
+
+  /** Keeps as many jobs active as the event budget can use at the recent job size (activeJobsFor). */
+  private fitConcurrency(events: number): void {
+    this.eventsPerJob = recentJobSize(this.eventsPerJob, events);
+    const wanted = activeJobsFor(this.budget.limit, this.eventsPerJob, this.config.deliveryConcurrency);
+    if (this.worker && this.worker.concurrency !== wanted) this.worker.concurrency = wanted;
   }
 
   private async deliver(job: Job<DeliverJobData, DeliveryJobResult>): Promise<DeliveryJobResult> {
