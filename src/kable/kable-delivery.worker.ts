@@ -32,8 +32,9 @@ export interface DeliveryJobResult {
 const BUDGET_REQUESTS = 4;
 
 /**
- * The BullMQ worker that delivers `deliver` jobs to Kable. Many jobs are active at once
- * (DELIVERY_CONCURRENCY) and their events share Kable requests through the KableBatcher.
+ * The BullMQ worker that delivers `deliver` jobs to Kable. Many jobs are active at once (up to
+ * DELIVERY_CONCURRENCY, fewer when they are large: fitConcurrency), their decoded events capped by
+ * the EventBudget, and their events share Kable requests through the KableBatcher.
  * A job completes only once Kable has answered for every one of its events, so a crash
  * hands the job back (stalled-job recovery) and it is delivered again with the same
  * transactionIds, which Kable deduplicates.
