@@ -19,6 +19,10 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
       .get(`/v1/events/${encodeURIComponent(id)}`)
       .set('authorization', admin);
 
+  /** Sends one track message with this messageId to /v1/track; expects 200. */
+  const sendTrack = (messageId: string) =>
+    request(h.url).post('/v1/track').set('authorization', basicAuth()).send(track({ messageId })).expect(200);
+
   /** Polls the trace until it has `status` (and, if given, its job is in `jobState`). */
   async function traceUntil(id: string, status: string, jobState?: string, on: Harness = h): Promise<Record<string, unknown>> {
     for (let i = 0; i < 150; i += 1) {
@@ -106,11 +110,7 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
   });
 
   it('keeps showing a delivered event as delivered when a bad copy of it is sent later', async () => {
-    await request(h.url)
-      .post('/v1/track')
-      .set('authorization', basicAuth())
-      .send(track({ messageId: 'trace-copy-1' }))
-      .expect(200);
+    await sendTrack('trace-copy-1');
     await traceUntil('trace-copy-1', 'delivered');
     const copy = await request(h.url)
       .post('/v1/batch')
@@ -122,11 +122,7 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
 
   it('shows an event that Kable took at the second attempt as delivered, with 2 attempts', async () => {
     h.kable.respondWith((_events, { index }) => (index === 0 ? { status: 503, body: { message: 'busy' } } : undefined));
-    await request(h.url)
-      .post('/v1/track')
-      .set('authorization', basicAuth())
-      .send(track({ messageId: 'trace-second-try' }))
-      .expect(200);
+    await sendTrack('trace-second-try');
     const delivered = await traceUntil('trace-second-try', 'delivered');
     expect(delivered).toMatchObject({
       status: 'delivered',
@@ -140,11 +136,7 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
         ? { status: 401, body: { message: 'Unauthorized' } }
         : { status: 503, body: { message: 'down for maintenance' } },
     );
-    await request(h.url)
-      .post('/v1/track')
-      .set('authorization', basicAuth())
-      .send(track({ messageId: 'trace-401' }))
-      .expect(200);
+    await sendTrack('trace-401');
     // The worker records the trace before BullMQ moves the job to failed.
     const failed = await traceUntil('trace-401', 'failed', 'failed');
     expect(failed).toMatchObject({
@@ -154,11 +146,7 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
     });
     expect((failed.failure as { kableRequestId: string }).kableRequestId).toBe(h.kable.requests[0].requestId);
 
-    await request(h.url)
-      .post('/v1/track')
-      .set('authorization', basicAuth())
-      .send(track({ messageId: 'trace-503' }))
-      .expect(200);
+    await sendTrack('trace-503');
     const retrying = await traceUntil('trace-503', 'retrying');
     expect(retrying).toMatchObject({ failure: { status: 503, reason: 'HTTP 503', answer: '{"message":"down for maintenance"}' } });
   });

@@ -64,9 +64,8 @@ export const TRACE_ANSWER_CHARS = 500;
  * writes the part before the `/` once per request (`receivedValue`) and the index per key (REMEMBER
  * in dedup.store.ts).
  */
-export function receivedValue(receivedAt: Date, jobId: string | undefined, index?: number): string {
-  if (jobId === undefined) return String(receivedAt.getTime());
-  return index === undefined ? `${receivedAt.getTime()}:${jobId}` : `${receivedAt.getTime()}:${jobId}/${index}`;
+export function receivedValue(receivedAt: Date, jobId: string | undefined): string {
+  return jobId === undefined ? String(receivedAt.getTime()) : `${receivedAt.getTime()}:${jobId}`;
 }
 
 /** Reads a dedup key's value, in the current form or the ones earlier versions wrote (no index, JSON, "1"). */
