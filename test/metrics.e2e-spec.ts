@@ -12,7 +12,7 @@ describe('GET /metrics', () => {
     await h.close();
   });
 
-  it('reports queue depth by state and the Engage gauges', async () => {
+  it('reports queue depth by state, the Engage gauges and Redis memory', async () => {
     // A 401 from Kable fails the job for good, so the failed count moves.
     h.kable.respondWith(() => ({ status: 401, body: { message: 'Unauthorized' } }));
     const res = await request(h.url).post('/v1/track').set('authorization', basicAuth()).send(track());
@@ -34,6 +34,8 @@ describe('GET /metrics', () => {
       'segment_messages_received_total',
       'kable_request_duration_seconds',
       'kable_delivery_lag_seconds',
+      'redis_memory_used_bytes',
+      'redis_memory_max_bytes',
     ]) {
       expect(text).toContain(`# TYPE ${name} `);
     }

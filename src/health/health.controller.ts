@@ -8,6 +8,7 @@ import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { BacklogCounter } from '../kable/backlog.counter.js';
 import { QUEUES } from '../kable/queues.js';
+import { readRedisMemory } from '../redis/redis-memory.js';
 import { REDIS } from '../redis/redis.module.js';
 import { withTimeout } from '../redis/with-timeout.js';
 
@@ -16,7 +17,8 @@ const CHECK_TIMEOUT_MS = 1000;
 /**
  * `/health/live`: the process answers (restart it if not).
  * `/health/ready`: Redis answers and the delivery queue can be read (send traffic only then);
- * reports the backlog in jobs and in events, and BACKLOG_LIMIT (past it, ingest answers 503).
+ * reports the backlog in jobs and in events, and BACKLOG_LIMIT (past it, ingest answers 503), and
+ * Redis's used memory and maxmemory (0: no limit).
  * Uses the service's existing Redis connection.
  */
 @ApiTags('operations')
@@ -46,7 +48,7 @@ export class HealthController {
     example: {
       status: 'ok',
       info: {
-        redis: { status: 'up', latencyMs: 0.4 },
+        redis: { status: 'up', latencyMs: 0.4, usedMemoryBytes: 52428800, maxMemoryBytes: 1073741824 },
         deliveryQueue: { status: 'up', backlogJobs: 0, waiting: 0, active: 0, delayed: 0, prioritized: 0, failed: 0 },
       },
     },
@@ -61,7 +63,11 @@ export class HealthController {
     try {
       const started = performance.now();
       await withTimeout(this.redis.ping(), CHECK_TIMEOUT_MS, () => new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`));
-      return indicator.up({ latencyMs: Math.round((performance.now() - started) * 10) / 10 });
+      const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+      // Reported, not judged: a full Redis (used ≥ max > 0) makes ingest answer 503, but every
+      // replica shares it, so taking them all out of rotation would not help (like BACKLOG_LIMIT).
+      const memory = await withTimeout(readRedisMemory(this.redis), CHECK_TIMEOUT_MS, () => new Error('no answer')).catch(() => undefined);
+      return indicator.up({ latencyMs, ...(memory && { usedMemoryBytes: memory.usedBytes, maxMemoryBytes: memory.maxBytes }) });
     } catch (error) {
       return indicator.down({ message: (error as Error).message });
     }

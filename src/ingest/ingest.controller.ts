@@ -1,10 +1,11 @@
-import { Body, Controller, Headers, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Inject, Logger, Param, Post, Req } from '@nestjs/common';
 import { ApiBasicAuth, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { HttpError } from '../http/http-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { isOutOfMemory, REDIS_FULL_ADVICE } from '../redis/redis-memory.js';
 import { BacklogGate } from './backlog.gate.js';
 import { ApiErrors, AUTH, INGEST_RESULT_EXAMPLE, TRACK_EXAMPLE } from '../ops/openapi.js';
 import { type IngestResult, IngestService, StorageUnavailableError } from './ingest.service.js';
@@ -13,6 +14,8 @@ import { SecretMatcher, verifySignature, writeKeyFromBasic } from './write-key.a
 
 /** Seconds a sender is asked to wait when the backlog is over the limit. */
 const BACKLOG_RETRY_AFTER_S = 30;
+/** At most one log line per this many ms about requests answered 503 because Redis could not store them. */
+const STORAGE_ERROR_LOG_INTERVAL_MS = 10_000;
 
 type RawRequest = FastifyRequest & { rawBody?: Buffer };
 
@@ -40,7 +43,9 @@ const INGEST_OK = ApiOkResponse({
 @ApiTags('ingest')
 @Controller('v1')
 export class IngestController {
+  private readonly logger = new Logger('Ingest');
   private readonly writeKeys: SecretMatcher;
+  private lastStorageErrorLog = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -165,9 +170,12 @@ export class IngestController {
       result = await this.ingest.ingest({ ...input, sizes, receivedAt: new Date() });
     } catch (error) {
       if (error instanceof StorageUnavailableError) {
+        const full = isOutOfMemory(error);
+        this.logStorageError(error, full);
+        const reason = full ? 'Redis is out of memory: it reached its maxmemory' : 'Redis is unavailable';
         throw this.refuse(
           503,
-          'the messages could not be stored (Redis is unavailable); nothing was accepted, retry later',
+          `the messages could not be stored (${reason}); nothing was accepted, retry later`,
           {},
           { 'retry-after': '5' },
         );
@@ -178,6 +186,18 @@ export class IngestController {
       throw this.refuse(400, 'no message in the request is valid', { rejected: result.rejected });
     }
     return { success: true, ...result };
+  }
+
+  /** Says why ingest answers 503, once per STORAGE_ERROR_LOG_INTERVAL_MS (the request log lines only say 503). */
+  private logStorageError(error: Error, full: boolean): void {
+    const now = Date.now();
+    if (now - this.lastStorageErrorLog < STORAGE_ERROR_LOG_INTERVAL_MS) return;
+    this.lastStorageErrorLog = now;
+    this.logger.error(
+      full
+        ? `Redis is out of memory (maxmemory): it refuses writes, so ingest answers 503 and accepts nothing until it has room; ${REDIS_FULL_ADVICE}`
+        : `ingest answers 503, the messages could not be stored: ${error.message}`,
+    );
   }
 
   private authenticate(authorization: string | undefined, body: unknown): void {

@@ -63,7 +63,8 @@ export class BacklogCounter {
     if (value === 0) return 0;
     const counts = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
     if (Object.values(counts).every((n) => n === 0)) {
-      await this.redis.eval(RESET_IF_UNCHANGED, 1, this.key, raw);
+      // The queue is empty either way; if Redis refuses the write (out of memory), a later measure heals it.
+      await this.redis.eval(RESET_IF_UNCHANGED, 1, this.key, raw).catch(() => undefined);
       return 0;
     }
     return Math.max(0, value);

@@ -2,6 +2,7 @@ import { Controller, Get, Global, Header, Module } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { MetricsService } from './metrics.service.js';
 import { QueueDepthCollector } from './queue-depth.collector.js';
+import { RedisMemoryCollector } from './redis-memory.collector.js';
 
 @ApiTags('operations')
 @Controller('metrics')
@@ -19,5 +20,9 @@ class MetricsController {
 }
 
 @Global()
-@Module({ controllers: [MetricsController], providers: [MetricsService, QueueDepthCollector], exports: [MetricsService] })
+@Module({
+  controllers: [MetricsController],
+  providers: [MetricsService, QueueDepthCollector, RedisMemoryCollector],
+  exports: [MetricsService],
+})
 export class MetricsModule {}

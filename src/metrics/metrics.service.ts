@@ -84,6 +84,17 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly redisMemoryUsed = new Gauge({
+    name: 'redis_memory_used_bytes',
+    help: "Redis's used_memory, read on scrape",
+    registers: [this.registry],
+  });
+  readonly redisMemoryMax = new Gauge({
+    name: 'redis_memory_max_bytes',
+    help: "Redis's maxmemory (0: no limit), read on scrape; past it Redis refuses writes and ingest answers 503",
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

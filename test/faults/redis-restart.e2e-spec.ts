@@ -55,6 +55,8 @@ describe('faults: Redis stops and comes back', () => {
     process.stdout.write(`[redis-restart] while Redis was down: ${JSON.stringify(statuses)}; slowest answer ${slowest} ms\n`);
     expect(statuses).toEqual(Array(20).fill(503));
     expect(slowest).toBeLessThan(1000);
+    // The log says why, once for the 20 requests (at most one line per 10 s).
+    expect(service.output.filter((line) => line.includes('ingest answers 503, the messages could not be stored: '))).toHaveLength(1);
 
     await redis.restart();
     kable.respondWith(undefined);

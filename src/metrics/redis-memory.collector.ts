@@ -1,0 +1,36 @@
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { readRedisMemory } from '../redis/redis-memory.js';
+import { REDIS } from '../redis/redis.module.js';
+import { withTimeout } from '../redis/with-timeout.js';
+import { MetricsService } from './metrics.service.js';
+
+/**
+ * Fills `redis_memory_used_bytes` and `redis_memory_max_bytes` when Prometheus scrapes: one
+ * `INFO memory` over the API's existing Redis connection. Every event accepted inside
+ * DEDUP_WINDOW keeps a key there, so this is what to alert on before Redis is full.
+ */
+@Injectable()
+export class RedisMemoryCollector implements OnModuleInit {
+  private readonly logger = new Logger('Metrics');
+
+  constructor(
+    private readonly metrics: MetricsService,
+    @Inject(REDIS) private readonly redis: Redis,
+  ) {}
+
+  onModuleInit(): void {
+    const { redisMemoryUsed, redisMemoryMax } = this.metrics;
+    // prom-client collects the metrics of a scrape concurrently: both gauges share one read.
+    let reading: Promise<void> | undefined;
+    const collect = () =>
+      (reading ??= withTimeout(readRedisMemory(this.redis), 1000, () => new Error('no answer within 1000 ms'))
+        .then((memory) => {
+          redisMemoryUsed.set(memory.usedBytes);
+          redisMemoryMax.set(memory.maxBytes);
+        })
+        .catch((error: Error) => this.logger.warn(`could not read Redis's memory: ${error.message}`))
+        .finally(() => (reading = undefined)));
+    for (const gauge of [redisMemoryUsed, redisMemoryMax]) (gauge as unknown as { collect: () => Promise<void> }).collect = collect;
+  }
+}

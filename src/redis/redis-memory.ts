@@ -1,0 +1,35 @@
+import type { Redis } from 'ioredis';
+
+/** What to do when Redis is full, for log lines and health answers. */
+export const REDIS_FULL_ADVICE =
+  'give Redis more memory (maxmemory), or shorten DEDUP_WINDOW or lower BACKLOG_LIMIT (README, "Scaling out")';
+
+/**
+ * Whether Redis refused a command because its used memory passed `maxmemory`: with
+ * `noeviction` it answers every write (and every script not marked read-only, which BullMQ's are
+ * not) with `OOM command not allowed when used memory > 'maxmemory'`.
+ */
+export function isOutOfMemory(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('OOM ');
+}
+
+export interface RedisMemory {
+  /** `used_memory`: what Redis has allocated for data and its own bookkeeping. */
+  usedBytes: number;
+  /** `maxmemory`; 0 means no limit (Redis then grows until the host runs out). */
+  maxBytes: number;
+}
+
+/** Reads `used_memory` and `maxmemory` from the text of `INFO memory`. */
+export function parseMemoryInfo(info: string): RedisMemory {
+  const field = (name: string) => {
+    const match = new RegExp(`^${name}:(\\d+)`, 'm').exec(info);
+    if (!match) throw new Error(`INFO memory has no ${name}`);
+    return Number(match[1]);
+  };
+  return { usedBytes: field('used_memory'), maxBytes: field('maxmemory') };
+}
+
+export async function readRedisMemory(redis: Redis): Promise<RedisMemory> {
+  return parseMemoryInfo(await redis.info('memory'));
+}
