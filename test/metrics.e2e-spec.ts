@@ -44,7 +44,9 @@ describe('GET /metrics', () => {
   it('serves every metric the sample Grafana dashboard queries', async () => {
     const dashboard = readFileSync(new URL('../ops/grafana-dashboard.json', import.meta.url), 'utf8');
     const used = new Set(
-      [...dashboard.matchAll(/\b((?:segment|kable|ingest|bullmq|engage)_[a-z_]+)/g)].map((m) => m[1].replace(/_(bucket|sum|count)$/, '')),
+      [...dashboard.matchAll(/\b((?:segment|kable|ingest|bullmq|engage|redis)_[a-z_]+)/g)].map((m) =>
+        m[1].replace(/_(bucket|sum|count)$/, ''),
+      ),
     );
     expect(used.size).toBeGreaterThanOrEqual(15);
     const text = (await request(h.url).get('/metrics')).text;
