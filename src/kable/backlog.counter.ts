@@ -4,6 +4,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Gauge } from 'prom-client';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { isOutOfMemory } from '../redis/redis-memory.js';
 import { REDIS, RedisKeys } from '../redis/redis.module.js';
 import { QUEUES } from './queues.js';
 
@@ -64,7 +65,9 @@ export class BacklogCounter {
     const counts = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
     if (Object.values(counts).every((n) => n === 0)) {
       // The queue is empty either way; if Redis refuses the write (out of memory), a later measure heals it.
-      await this.redis.eval(RESET_IF_UNCHANGED, 1, this.key, raw).catch(() => undefined);
+      await this.redis.eval(RESET_IF_UNCHANGED, 1, this.key, raw).catch((error: unknown) => {
+        if (!isOutOfMemory(error)) throw error;
+      });
       return 0;
     }
     return Math.max(0, value);
