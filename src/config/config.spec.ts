@@ -27,7 +27,7 @@ describe('loadConfig', () => {
       flushIntervalMs: 1000,
       retryHorizonMs: 4 * 3_600_000,
     });
-    expect(config.segment).toEqual({ writeKeys: ['wk1', 'wk2'], sharedSecret: undefined });
+    expect(config.segment).toEqual({ writeKeys: ['wk1', 'wk2'], sharedSecret: undefined, firstItemSignature: 'reject' });
     expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'kable' });
     expect(config.http.port).toBe(3000);
     expect(config.dedupWindowMs).toBe(24 * 3_600_000);

@@ -25,13 +25,37 @@ export interface AppConfig {
     retryHorizonMs: number;
     retryMaxDelayMs: number;
     maxInFlight: number;
+    /** Largest Kable request body in bytes (KABLE_MAX_REQUEST_BYTES): bigger batches are split. */
+    maxRequestBytes: number;
+    /** KABLE_EVENTS: which track event names become Kable events (`*` matches any run); undefined = all. */
+    events?: string[];
+    /** KABLE_EVENT_NAME_KEY: dot path in `data` where the Segment event name is written; undefined = not written. */
+    eventNameKey?: string;
   };
   segment: {
     writeKeys: string[];
     sharedSecret?: string;
+    /**
+     * SEGMENT_WEBHOOK_FIRST_ITEM_SIGNATURE: `reject` (default) refuses an array whose X-Signature
+     * covers only its first item; `accept` takes it (unsafe: the other items are not authenticated).
+     */
+    firstItemSignature: 'reject' | 'accept';
   };
   redis: { url: string; prefix: string };
-  http: { port: number; host: string };
+  http: {
+    port: number;
+    host: string;
+    /** CORS_ORIGINS: origins allowed to call the ingest endpoints from a browser (`*` = any); empty = CORS off. */
+    corsOrigins: string[];
+    /** HTTP_HEADERS_TIMEOUT: a request's headers must arrive within this. */
+    headersTimeoutMs: number;
+    /** HTTP_REQUEST_TIMEOUT: a whole request (headers and body) must arrive within this. */
+    requestTimeoutMs: number;
+    /** HTTP_KEEP_ALIVE_TIMEOUT: an idle keep-alive connection is closed after this. */
+    keepAliveTimeoutMs: number;
+    /** HTTP_MAX_CONNECTIONS: connections past this are closed at once. */
+    maxConnections: number;
+  };
   role: Role;
   dedupWindowMs: number;
   /** How long GET /v1/events/:messageId keeps delivery and skip records (EVENT_TRACE_WINDOW); 0 turns them off. */
@@ -44,7 +68,11 @@ export interface AppConfig {
    */
   deliveryLockMs: number;
   adminToken?: string;
-  engage: { syncIntervalMs: number };
+  engage: {
+    syncIntervalMs: number;
+    /** ENGAGE_MAX_AUDIENCES: membership of audiences past this many is skipped. */
+    maxAudiences: number;
+  };
   /** How long dead letters are kept (DEAD_LETTER_RETENTION). */
   deadLetterRetentionMs: number;
   /** Queued events past which ingest answers 503 with Retry-After (BACKLOG_LIMIT). */
@@ -110,6 +138,18 @@ class EnvironmentVariables {
   @Matches(INTEGER, { message: 'must be a whole number from 1 to 64' })
   KABLE_MAX_IN_FLIGHT?: string;
 
+  @IsOptional()
+  @Matches(INTEGER, { message: 'must be a whole number of bytes from 65536 to 104857600' })
+  KABLE_MAX_REQUEST_BYTES?: string;
+
+  @IsOptional()
+  @IsString()
+  KABLE_EVENTS?: string;
+
+  @IsOptional()
+  @IsString()
+  KABLE_EVENT_NAME_KEY?: string;
+
   @IsString({ message: 'is required: the comma-separated Segment write keys this service accepts' })
   @IsNotEmpty({ message: 'is required: the comma-separated Segment write keys this service accepts' })
   SEGMENT_WRITE_KEYS!: string;
@@ -117,6 +157,14 @@ class EnvironmentVariables {
   @IsOptional()
   @IsString()
   SEGMENT_SHARED_SECRET?: string;
+
+  @IsOptional()
+  @IsIn(['reject', 'accept'], { message: 'must be one of: reject, accept' })
+  SEGMENT_WEBHOOK_FIRST_ITEM_SIGNATURE?: string;
+
+  @IsOptional()
+  @IsString()
+  CORS_ORIGINS?: string;
 
   @IsOptional()
   @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
@@ -133,6 +181,22 @@ class EnvironmentVariables {
   @IsOptional()
   @IsString()
   HOST?: string;
+
+  @IsOptional()
+  @Matches(DURATION, { message: 'must be a duration such as 10s' })
+  HTTP_HEADERS_TIMEOUT?: string;
+
+  @IsOptional()
+  @Matches(DURATION, { message: 'must be a duration such as 30s' })
+  HTTP_REQUEST_TIMEOUT?: string;
+
+  @IsOptional()
+  @Matches(DURATION, { message: 'must be a duration such as 65s' })
+  HTTP_KEEP_ALIVE_TIMEOUT?: string;
+
+  @IsOptional()
+  @Matches(INTEGER, { message: 'must be a whole number from 16 to 1000000' })
+  HTTP_MAX_CONNECTIONS?: string;
 
   @IsOptional()
   @IsIn(['all', 'api', 'worker'], { message: 'must be one of: all, api, worker' })
@@ -161,6 +225,10 @@ class EnvironmentVariables {
   @IsOptional()
   @Matches(DURATION, { message: 'must be a duration such as 2h30m' })
   ENGAGE_SYNC_INTERVAL?: string;
+
+  @IsOptional()
+  @Matches(INTEGER, { message: 'must be a whole number from 1 to 100000' })
+  ENGAGE_MAX_AUDIENCES?: string;
 
   @IsOptional()
   @Matches(DURATION, { message: 'must be a duration such as 7d' })
@@ -237,6 +305,11 @@ export function loadConfig(env: Env): AppConfig {
     problems.push('ADMIN_TOKEN must differ from every write key in SEGMENT_WRITE_KEYS');
   }
 
+  const corsOrigins = parseCorsOrigins(raw.CORS_ORIGINS);
+  if (corsOrigins === undefined) {
+    problems.push('CORS_ORIGINS must be "*" or comma-separated origins such as https://app.example.com (scheme, host, optional port; no path)');
+  }
+
   const apiKey = raw.KABLE_API_KEY ?? '';
   const config: AppConfig = {
     kable: {
@@ -254,17 +327,35 @@ export function loadConfig(env: Env): AppConfig {
       retryHorizonMs: duration('KABLE_RETRY_HORIZON', '4h', 1000, 7 * 86_400_000),
       retryMaxDelayMs: duration('KABLE_RETRY_MAX_DELAY', '5m', 100, 86_400_000),
       maxInFlight: int('KABLE_MAX_IN_FLIGHT', 8, 1, 64),
+      maxRequestBytes: int('KABLE_MAX_REQUEST_BYTES', 4 * 1024 * 1024, 65_536, 100 * 1024 * 1024),
+      events: undefined, // KABLE_EVENTS: parsed with the event selection (issue 14)
+      eventNameKey: undefined,
     },
-    segment: { writeKeys, sharedSecret: raw.SEGMENT_SHARED_SECRET },
+    segment: {
+      writeKeys,
+      sharedSecret: raw.SEGMENT_SHARED_SECRET,
+      firstItemSignature: (raw.SEGMENT_WEBHOOK_FIRST_ITEM_SIGNATURE ?? 'reject') as AppConfig['segment']['firstItemSignature'],
+    },
     redis: { url: raw.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: raw.REDIS_PREFIX ?? 'kable' },
-    http: { port: int('PORT', 3000, 1, 65535), host: raw.HOST ?? '0.0.0.0' },
+    http: {
+      port: int('PORT', 3000, 1, 65535),
+      host: raw.HOST ?? '0.0.0.0',
+      corsOrigins: corsOrigins ?? [],
+      headersTimeoutMs: duration('HTTP_HEADERS_TIMEOUT', '10s', 1000, 60_000),
+      requestTimeoutMs: duration('HTTP_REQUEST_TIMEOUT', '30s', 1000, 300_000),
+      keepAliveTimeoutMs: duration('HTTP_KEEP_ALIVE_TIMEOUT', '65s', 1000, 600_000),
+      maxConnections: int('HTTP_MAX_CONNECTIONS', 10_000, 16, 1_000_000),
+    },
     role: (raw.SERVICE_ROLE ?? 'all') as Role,
     dedupWindowMs: duration('DEDUP_WINDOW', '24h', 60_000, 30 * 86_400_000),
     eventTraceWindowMs: 0, // set below: defaults to the deduplication window
     deliveryConcurrency: int('DELIVERY_CONCURRENCY', 2000, 1, 10_000),
     deliveryLockMs: duration('DELIVERY_LOCK_DURATION', '30s', 1000, 600_000),
     adminToken: raw.ADMIN_TOKEN,
-    engage: { syncIntervalMs: duration('ENGAGE_SYNC_INTERVAL', '2h30m', 60_000, 86_400_000) },
+    engage: {
+      syncIntervalMs: duration('ENGAGE_SYNC_INTERVAL', '2h30m', 60_000, 86_400_000),
+      maxAudiences: int('ENGAGE_MAX_AUDIENCES', 1000, 1, 100_000),
+    },
     deadLetterRetentionMs: duration('DEAD_LETTER_RETENTION', '7d', 60_000, 90 * 86_400_000),
     backlogLimit: int('BACKLOG_LIMIT', 500_000, 1, 1_000_000_000),
     logLevel: (raw.LOG_LEVEL ?? 'info') as AppConfig['logLevel'],
@@ -274,6 +365,24 @@ export function loadConfig(env: Env): AppConfig {
   config.eventTraceWindowMs =
     raw.EVENT_TRACE_WINDOW === undefined ? config.dedupWindowMs : duration('EVENT_TRACE_WINDOW', '24h', 0, 30 * 86_400_000);
 
+  if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
+    problems.push('HTTP_HEADERS_TIMEOUT must not be longer than HTTP_REQUEST_TIMEOUT');
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
+/** `*`, or comma-separated origins (`https://app.example.com`); undefined when one is not an origin. */
+export function parseCorsOrigins(text: string | undefined): string[] | undefined {
+  if (text === undefined) return [];
+  const origins = text
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '');
+  if (origins.length === 0) return undefined;
+  if (origins.includes('*')) return ['*'];
+  return origins.every((origin) => ORIGIN.test(origin)) ? origins.map((origin) => origin.toLowerCase()) : undefined;
 }
