@@ -74,11 +74,11 @@ export class IngestController {
     if (!isObject(body) || !Array.isArray(body.batch)) {
       throw this.refuse(400, 'body must be a JSON object with a "batch" array of Segment messages');
     }
-    const { batch, context, integrations } = body;
+    const { batch, context, integrations, sentAt } = body;
     if (batch.length > LIMITS.batchMessages) {
       throw this.refuse(400, `batch has ${batch.length} messages; the limit is ${LIMITS.batchMessages}`);
     }
-    return this.run({ messages: batch, endpoint: 'batch', shared: { context, integrations } }, req, true);
+    return this.run({ messages: batch, endpoint: 'batch', shared: { context, integrations }, batchSentAt: sentAt }, req, true);
   }
 
   @Post('webhook')
@@ -149,7 +149,7 @@ export class IngestController {
   }
 
   private async run(
-    input: { messages: unknown[]; endpoint: string; defaultType?: MessageType; shared?: Record<string, unknown> },
+    input: { messages: unknown[]; endpoint: string; defaultType?: MessageType; shared?: Record<string, unknown>; batchSentAt?: unknown },
     req: RawRequest,
     isBatch: boolean,
   ): Promise<IngestResult & { success: true }> {
@@ -167,7 +167,7 @@ export class IngestController {
     const sizes = isBatch && (req.rawBody?.length ?? 0) > LIMITS.messageBytes ? input.messages.map(messageBytesIfLarge) : undefined;
     let result: IngestResult;
     try {
-      result = await this.ingest.ingest({ ...input, sizes, receivedAt: new Date() });
+      result = await this.ingest.ingest({ ...input, sizes, fromBrowser: req.headers.origin !== undefined, receivedAt: new Date() });
     } catch (error) {
       if (error instanceof StorageUnavailableError) {
         const full = isOutOfMemory(error);

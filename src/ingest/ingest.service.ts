@@ -41,6 +41,10 @@ export interface IngestInput {
   sizes?: Array<number | undefined>;
   /** Fields a `/v1/batch` body sets for all its messages (`context`, `integrations`). */
   shared?: Record<string, unknown>;
+  /** The `sentAt` of a `/v1/batch` body: the device clock at sending, for messages without their own. */
+  batchSentAt?: unknown;
+  /** The request came from a browser (it had an `Origin` header): its write key is public. */
+  fromBrowser: boolean;
   receivedAt: Date;
 }
 
@@ -114,7 +118,7 @@ export class IngestService {
       if (engage.kind === 'membership') return void memberships.push(engage.membership);
       if (engage.kind === 'skip') return skip(engage.reason);
       if (message.type !== 'track') return skip('not_forwarded');
-      const mapped = toKableEvent(message, this.config.kable, receivedAt);
+      const mapped = toKableEvent(message, this.config.kable, receivedAt, input.batchSentAt);
       if (!mapped.ok) return skip(mapped.reason);
       if (inRequest.has(message.messageId)) {
         deduplicated += 1;

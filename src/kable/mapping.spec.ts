@@ -86,6 +86,18 @@ describe('eventTimestamp', () => {
     expect(eventTimestamp({}, receivedAt)).toBe('2024-05-01T12:00:00Z');
   });
 
+  it('corrects a device clock as Segment does: receivedAt - (sentAt - originalTimestamp)', () => {
+    // The device clock is an hour ahead: it says 13:00:05 sent, 13:00:00 happened; received at 12:00:00 (receivedAt).
+    const skewed = { originalTimestamp: '2024-05-01T13:00:00Z', sentAt: '2024-05-01T13:00:05.500Z' };
+    expect(eventTimestamp(skewed, receivedAt)).toBe('2024-05-01T11:59:54.500Z');
+    // The batch body's sentAt serves a message that has none of its own; the message's own wins.
+    expect(eventTimestamp({ originalTimestamp: '2024-05-01T13:00:00Z' }, receivedAt, '2024-05-01T13:00:10Z')).toBe('2024-05-01T11:59:50Z');
+    expect(eventTimestamp(skewed, receivedAt, '2024-05-01T13:00:10Z')).toBe('2024-05-01T11:59:54.500Z');
+    // An explicit timestamp is taken as it is; without sentAt the original is kept.
+    expect(eventTimestamp({ ...skewed, timestamp: '2024-05-01T10:00:00Z' }, receivedAt)).toBe('2024-05-01T10:00:00Z');
+    expect(eventTimestamp({ originalTimestamp: '2024-05-01T13:00:00Z', sentAt: 'nonsense' }, receivedAt)).toBe('2024-05-01T13:00:00Z');
+  });
+
   it('skips a timestamp that is not a date, and rolls over what Date rolls over', () => {
     expect(eventTimestamp({ timestamp: 'yesterday', originalTimestamp: '2021-01-01T00:00:00.000Z' }, receivedAt)).toBe(
       '2021-01-01T00:00:00Z',

@@ -30,9 +30,24 @@ export function toRfc3339(date: Date): string {
   return date.toISOString().replace('.000Z', 'Z');
 }
 
-/** Segment `timestamp`, else `originalTimestamp`, else the time the service received the message. */
-export function eventTimestamp(message: Pick<SegmentMessage, 'timestamp' | 'originalTimestamp'>, receivedAt: Date): string {
-  return normalizeTimestamp(message.timestamp) ?? normalizeTimestamp(message.originalTimestamp) ?? toRfc3339(receivedAt);
+/**
+ * When the event happened, as Segment computes it: `timestamp` when set; else, with both
+ * `originalTimestamp` and `sentAt` (the message's, or the batch body's `batchSentAt`), the device
+ * clock's skew is removed: `receivedAt − (sentAt − originalTimestamp)`; else `originalTimestamp`;
+ * else the time the service received the message.
+ */
+export function eventTimestamp(
+  message: Pick<SegmentMessage, 'timestamp' | 'originalTimestamp' | 'sentAt'>,
+  receivedAt: Date,
+  batchSentAt?: unknown,
+): string {
+  const timestamp = normalizeTimestamp(message.timestamp);
+  if (timestamp !== undefined) return timestamp;
+  const original = normalizeTimestamp(message.originalTimestamp);
+  if (original === undefined) return toRfc3339(receivedAt);
+  const sentAt = normalizeTimestamp(message.sentAt) ?? normalizeTimestamp(batchSentAt);
+  if (sentAt === undefined) return original;
+  return toRfc3339(new Date(receivedAt.getTime() - (Date.parse(sentAt) - Date.parse(original))));
 }
 
 /** A Segment timestamp as RFC 3339 UTC, or undefined when it is not a date. */
@@ -116,15 +131,18 @@ export function mapProperties(
   return data;
 }
 
-/** Maps a validated Segment track message to the Kable event the seed describes. */
-export function toKableEvent(message: SegmentMessage, settings: MappingSettings, receivedAt: Date): MappingResult {
+/**
+ * Maps a validated Segment track message to the Kable event the seed describes. `batchSentAt` is
+ * the `sentAt` of the batch body the message came in, if any (see eventTimestamp).
+ */
+export function toKableEvent(message: SegmentMessage, settings: MappingSettings, receivedAt: Date, batchSentAt?: unknown): MappingResult {
   const clientId = readClientId(message, settings.clientIdField);
   if (!clientId.ok) return clientId;
   return {
     ok: true,
     event: {
       clientId: clientId.clientId,
-      timestamp: eventTimestamp(message, receivedAt),
+      timestamp: eventTimestamp(message, receivedAt, batchSentAt),
       transactionId: message.messageId,
       data: mapProperties(message.properties, settings.propertyMappings),
     },
