@@ -4,6 +4,12 @@ import type { Membership } from './membership.js';
 /** Builds a Redis key under REDIS_PREFIX (RedisKeys.key). */
 export type KeyFn = (...parts: string[]) => string;
 
+/** What `record` did: changes written, and the new audiences refused because the cap was reached. */
+export interface RecordResult {
+  changed: number;
+  refused: string[];
+}
+
 /** How the last sync of an audience ended (stored as JSON, shown by GET /v1/audiences). */
 export interface LastSync {
   /** When it finished, ISO-8601. */
@@ -21,20 +27,37 @@ export interface LastSync {
  * written to `members` (the current state) and to `dirty` (the users changed in this window,
  * with their latest state). The member count follows every change.
  *
+ * A new audience joins the audiences set only while it holds fewer than the cap
+ * (ENGAGE_MAX_AUDIENCES); past it, the audience's memberships are not written. The check and
+ * the SADD run in this one script, so replicas sharing Redis cannot overshoot the cap.
+ *
  * KEYS: audiences set, counts hash, then members and dirty of each audience in ARGV.
- * ARGV: number of audiences, their keys, then (audience index, user, 1|0, ms) for each message.
+ * ARGV: the cap, number of audiences, their keys, then (audience index, user, 1|0, ms) for each
+ * message. Returns the number of changes, then the indexes of the audiences refused.
  * States are written from the ARGV strings: Lua would print a large ms as 1.6e+12.
  */
 const RECORD_SCRIPT = `
-local audiences = tonumber(ARGV[1])
-for i = 1, audiences do redis.call('SADD', KEYS[1], ARGV[1 + i]) end
+local cap = tonumber(ARGV[1])
+local audiences = tonumber(ARGV[2])
+local refused, out = {}, {0}
+for i = 1, audiences do
+  local audience = ARGV[2 + i]
+  if redis.call('SISMEMBER', KEYS[1], audience) == 0 then
+    if redis.call('SCARD', KEYS[1]) < cap then
+      redis.call('SADD', KEYS[1], audience)
+    else
+      refused[i] = true
+      out[#out + 1] = i
+    end
+  end
+end
 local changed = 0
-for j = 2 + audiences, #ARGV, 4 do
+for j = 3 + audiences, #ARGV, 4 do
   local a = tonumber(ARGV[j])
   local user, value, ms = ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]
   local members, dirty = KEYS[1 + 2 * a], KEYS[2 + 2 * a]
-  local current = redis.call('HGET', members, user)
-  local apply, wasMember = true, false
+  local apply, wasMember = not refused[a], false
+  local current = apply and redis.call('HGET', members, user)
   if current then
     local bar = string.find(current, '|', 1, true)
     local currentValue = string.sub(current, 1, bar - 1)
@@ -45,12 +68,13 @@ for j = 2 + audiences, #ARGV, 4 do
     local state = value .. '|' .. ms
     redis.call('HSET', members, user, state)
     redis.call('HSET', dirty, user, state)
-    if value == '1' and not wasMember then redis.call('HINCRBY', KEYS[2], ARGV[1 + a], 1) end
-    if value == '0' and wasMember then redis.call('HINCRBY', KEYS[2], ARGV[1 + a], -1) end
+    if value == '1' and not wasMember then redis.call('HINCRBY', KEYS[2], ARGV[2 + a], 1) end
+    if value == '0' and wasMember then redis.call('HINCRBY', KEYS[2], ARGV[2 + a], -1) end
     changed = changed + 1
   end
 end
-return changed
+out[1] = changed
+return out
 `;
 
 /**
@@ -65,7 +89,7 @@ return 1
 `;
 
 type Commands = Redis & {
-  engageRecord(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  engageRecord(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
   engageCloseWindow(dirty: string, syncing: string): Promise<number>;
 };
 
@@ -112,16 +136,21 @@ export class AudienceStore {
     return this.key('engage', 'last-sync');
   }
 
-  /** Stores the memberships of one request (one Lua call). Resolves once Redis has them. */
-  async record(memberships: Membership[]): Promise<number> {
-    if (memberships.length === 0) return 0;
+  /**
+   * Stores the memberships of one request (one Lua call), as long as their audience exists or
+   * fits under `maxAudiences` (no cap by default: benchmarks and scripts). Resolves once Redis
+   * has them, with the audiences refused.
+   */
+  async record(memberships: Membership[], maxAudiences = Number.MAX_SAFE_INTEGER): Promise<RecordResult> {
+    if (memberships.length === 0) return { changed: 0, refused: [] };
     const audiences = [...new Set(memberships.map((m) => m.audience))];
     const index = new Map(audiences.map((a, i) => [a, i + 1]));
     const keys = [this.audiencesKey, this.countsKey];
     for (const audience of audiences) keys.push(this.audienceKey(audience, 'members'), this.audienceKey(audience, 'dirty'));
-    const args: Array<string | number> = [audiences.length, ...audiences];
+    const args: Array<string | number> = [maxAudiences, audiences.length, ...audiences];
     for (const m of memberships) args.push(index.get(m.audience)!, m.clientId, m.member ? '1' : '0', String(m.at));
-    return this.redis.engageRecord(keys.length, ...keys, ...args);
+    const [changed, ...refused] = await this.redis.engageRecord(keys.length, ...keys, ...args);
+    return { changed, refused: refused.map((i) => audiences[i - 1]) };
   }
 
   async audiences(): Promise<string[]> {

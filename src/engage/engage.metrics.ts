@@ -1,6 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge } from 'prom-client';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { AUDIENCE_SERIES_LIMIT, audienceSeries, OTHER_AUDIENCES, sharedRead } from './audience-series.js';
+
+/** How long one read of the audiences' counts serves scrapes. */
+const COUNTS_MAX_AGE_MS = 5000;
 
 /** What the member and pending-change gauges read on each scrape. */
 export type AudienceCounts = () => Promise<Array<{ audience: string; members: number; pendingChanges: number }>>;
@@ -44,25 +48,28 @@ export class EngageMetrics {
       help: '1 if the last audience sync run by this process succeeded, 0 if it failed',
       registers,
     });
-    const read = () => this.audienceCounts?.().catch(() => []) ?? Promise.resolve([]);
+    // One Redis read serves every scrape within a few seconds, and both gauges of a scrape.
+    const read = sharedRead(async () => audienceSeries((await this.audienceCounts?.().catch(() => [])) ?? []), COUNTS_MAX_AGE_MS);
     const members = new Gauge({
       name: 'engage_audience_members',
-      help: 'Current members of each Engage audience, read on scrape',
+      help: `Current members of each Engage audience, read on scrape: the ${AUDIENCE_SERIES_LIMIT} largest by members, the rest summed as audience="${OTHER_AUDIENCES}"`,
       labelNames: ['audience'],
       registers,
       async collect() {
+        const series = await read();
         members.reset();
-        for (const a of await read()) members.set({ audience: a.audience }, a.members);
+        for (const a of series) members.set({ audience: a.audience }, a.members);
       },
     });
     const pending = new Gauge({
       name: 'engage_pending_changes',
-      help: 'Users of each Engage audience whose membership changed since the last sync, read on scrape',
+      help: `Users of each Engage audience whose membership changed since the last sync, read on scrape (the audiences of engage_audience_members, the rest summed as audience="${OTHER_AUDIENCES}")`,
       labelNames: ['audience'],
       registers,
       async collect() {
+        const series = await read();
         pending.reset();
-        for (const a of await read()) pending.set({ audience: a.audience }, a.pendingChanges);
+        for (const a of series) pending.set({ audience: a.audience }, a.pendingChanges);
       },
     });
   }

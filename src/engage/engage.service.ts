@@ -1,5 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { type Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/config.js';
@@ -7,12 +7,13 @@ import { APP_CONFIG } from '../config/config.module.js';
 import { formatDuration } from '../config/duration.js';
 import { HttpError } from '../http/http-error.js';
 import { DeliveryProducer } from '../kable/delivery.producer.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { REDIS, RedisKeys, workerConnectionOptions } from '../redis/redis.module.js';
 import { AudienceSync, type SyncReport } from './audience-sync.js';
 import { AudienceStore, type LastSync } from './audience.store.js';
 import { EngageMetrics } from './engage.metrics.js';
 import { ENGAGE_QUEUE, ENGAGE_SCHEDULER_ID, ENGAGE_SYNC_JOB, type EngageSyncJobData } from './engage.queues.js';
-import type { Membership } from './membership.js';
+import { countInAudiences, type Membership } from './membership.js';
 
 export interface AudienceStatus {
   key: string;
@@ -26,6 +27,11 @@ export interface AudienceStatus {
 
 export type ManualSyncResult = { status: 'completed'; jobId: string; report: SyncReport } | { status: 'running'; jobId: string };
 
+/** The skip reason of membership of a new audience past ENGAGE_MAX_AUDIENCES. */
+export const TOO_MANY_AUDIENCES = 'too_many_audiences';
+
+const AUDIENCE_LIMIT_LOG_INTERVAL_MS = 3_600_000;
+
 /** How long POST /v1/audiences/sync waits for the sync before answering that it is still running. */
 const MANUAL_SYNC_WAIT_MS = 60_000;
 
@@ -35,6 +41,8 @@ export class EngageService implements OnApplicationShutdown {
   readonly store: AudienceStore;
   private queueEvents?: QueueEvents;
   private eventsConnection?: Redis;
+  private readonly logger = new Logger('Engage');
+  private lastAudienceLimitLog = -Infinity;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -43,6 +51,7 @@ export class EngageService implements OnApplicationShutdown {
     private readonly producer: DeliveryProducer,
     @InjectQueue(ENGAGE_QUEUE) readonly queue: Queue<EngageSyncJobData, SyncReport>,
     private readonly metrics: EngageMetrics,
+    private readonly ingestMetrics: MetricsService,
   ) {
     this.store = new AudienceStore(redis, (...parts) => keys.key(...parts));
     this.metrics.audienceCounts = () => this.store.status();
@@ -50,10 +59,35 @@ export class EngageService implements OnApplicationShutdown {
     this.queue.on('error', () => undefined);
   }
 
-  /** Stores a request's memberships durably (one Redis call); rejects if Redis cannot take them. */
-  async record(memberships: Membership[]): Promise<void> {
-    await this.store.record(memberships);
-    this.metrics.recorded.inc(memberships.length);
+  /**
+   * Stores a request's memberships durably (one Redis call); rejects if Redis cannot take them.
+   * Membership of a new audience past ENGAGE_MAX_AUDIENCES is skipped (`too_many_audiences`):
+   * resolves with the number of memberships skipped.
+   */
+  async record(memberships: Membership[]): Promise<number> {
+    const { refused } = await this.store.record(memberships, this.config.engage.maxAudiences);
+    let skipped = 0;
+    for (const [type, count] of countInAudiences(memberships, refused)) {
+      this.ingestMetrics.skipped.inc({ type, reason: TOO_MANY_AUDIENCES }, count);
+      skipped += count;
+    }
+    this.metrics.recorded.inc(memberships.length - skipped);
+    if (skipped > 0) this.warnAudienceLimit(refused);
+    return skipped;
+  }
+
+  /** One line per AUDIENCE_LIMIT_LOG_INTERVAL_MS, not one per message: a flood of made-up audiences must not flood the log too. */
+  private warnAudienceLimit(refused: string[]): void {
+    const now = Date.now();
+    if (now - this.lastAudienceLimitLog < AUDIENCE_LIMIT_LOG_INTERVAL_MS) return;
+    this.lastAudienceLimitLog = now;
+    const { maxAudiences } = this.config.engage;
+    this.logger.warn(
+      `${maxAudiences} Engage audiences exist, the limit (ENGAGE_MAX_AUDIENCES): membership of new audiences is skipped (too_many_audiences), ` +
+        `e.g. ${JSON.stringify(refused[0].slice(0, 100))}. If these audiences are real, raise ENGAGE_MAX_AUDIENCES; ` +
+        `if a sender makes up audience keys, find it (segment_messages_skipped_total{reason="too_many_audiences"}). ` +
+        `Logged at most once an hour.`,
+    );
   }
 
   /** Runs one sync in this process (the sync worker calls this; scripts may too). */

@@ -33,7 +33,7 @@ describe('classifyMembership', () => {
   it("reads Segment's documented identify as membership", () => {
     expect(classifyMembership(identify(), 'userId', receivedAt)).toEqual({
       kind: 'membership',
-      membership: { audience: 'first_time_shopper', clientId: 'u123', member: true, at: Date.parse('2026-11-01T10:00:00Z') },
+      membership: { audience: 'first_time_shopper', type: 'identify', clientId: 'u123', member: true, at: Date.parse('2026-11-01T10:00:00Z') },
     });
     expect(classifyMembership(identify({ traits: { first_time_shopper: false } }), 'userId', receivedAt)).toMatchObject({
       kind: 'membership',
@@ -46,7 +46,7 @@ describe('classifyMembership', () => {
     expect(classifyMembership(journey, 'userId', receivedAt).kind).toBe('membership');
     expect(classifyMembership(audienceTrack('Audience Entered', true), 'userId', receivedAt)).toEqual({
       kind: 'membership',
-      membership: { audience: 'first_time_shopper', clientId: 'u123', member: true, at: Date.parse('2026-11-01T10:00:00.500Z') },
+      membership: { audience: 'first_time_shopper', type: 'track', clientId: 'u123', member: true, at: Date.parse('2026-11-01T10:00:00.500Z') },
     });
     expect(classifyMembership(audienceTrack('Audience Exited', false), 'userId', receivedAt)).toMatchObject({
       membership: { member: false },

@@ -5,6 +5,8 @@ import { eventTimestamp, readClientId } from '../kable/mapping.js';
 /** One audience membership as Engage reported it: `member` is the trait's true/false. */
 export interface Membership {
   audience: string;
+  /** The message's type (the `type` label of segment_messages_skipped_total if it is skipped). */
+  type: 'identify' | 'track';
   /** The Kable clientId of the user (read at KABLE_CLIENT_ID_FIELD, like track events). */
   clientId: string;
   member: boolean;
@@ -14,7 +16,11 @@ export interface Membership {
 
 /** Why an Engage message is not audience membership (metrics label and `skipped` count). */
 export type EngageSkipReason =
-  'engage_computed_trait' | 'engage_missing_audience_key' | 'engage_not_boolean' | 'engage_missing_client_id' | 'engage_invalid_client_id';
+  | 'engage_computed_trait'
+  | 'engage_missing_audience_key'
+  | 'engage_not_boolean'
+  | 'engage_missing_client_id'
+  | 'engage_invalid_client_id';
 
 export type Classification =
   | { kind: 'membership'; membership: Membership }
@@ -58,6 +64,20 @@ export function classifyMembership(message: SegmentMessage, clientIdField: strin
   if (!clientId.ok) return { kind: 'skip', reason: `engage_${clientId.reason}` };
   return {
     kind: 'membership',
-    membership: { audience: key, clientId: clientId.clientId, member: value, at: Date.parse(eventTimestamp(message, receivedAt)) },
+    membership: {
+      audience: key,
+      type: message.type === 'identify' ? 'identify' : 'track',
+      clientId: clientId.clientId,
+      member: value,
+      at: Date.parse(eventTimestamp(message, receivedAt)),
+    },
   };
+}
+
+/** How many of the memberships belong to one of `audiences`, by message type (for the skipped counter). */
+export function countInAudiences(memberships: Membership[], audiences: readonly string[]): Map<Membership['type'], number> {
+  const wanted = new Set(audiences);
+  const counts = new Map<Membership['type'], number>();
+  for (const m of memberships) if (wanted.has(m.audience)) counts.set(m.type, (counts.get(m.type) ?? 0) + 1);
+  return counts;
 }

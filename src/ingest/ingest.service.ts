@@ -115,7 +115,8 @@ export class IngestService {
       };
       // Engage audience membership is state synced on a schedule (src/engage), never a usage event.
       const engage = classifyMembership(message, this.config.kable.clientIdField, receivedAt);
-      if (engage.kind === 'membership') return void memberships.push(engage.membership);
+      // A browser's write key is public: anyone could write membership with it.
+      if (engage.kind === 'membership') return input.fromBrowser ? skip('membership_from_browser') : void memberships.push(engage.membership);
       if (engage.kind === 'skip') return skip(engage.reason);
       if (message.type !== 'track') return skip('not_forwarded');
       const mapped = toKableEvent(message, this.config.kable, receivedAt, input.batchSentAt);
@@ -136,7 +137,7 @@ export class IngestService {
     }
     if (memberships.length > 0) {
       try {
-        await this.engage.record(memberships);
+        skipped += await this.engage.record(memberships);
       } catch (error) {
         throw new StorageUnavailableError((error as Error).message);
       }
