@@ -141,7 +141,7 @@ describe('hardening: body size and shape', () => {
     expect(JSON.parse(body)).toEqual({
       statusCode: 413,
       error: 'Payload Too Large',
-      message: `body is larger than the limit of ${500 * 1024} bytes`,
+      message: `body is over ${500 * 1024} bytes, the limit for /v1/batch`,
     });
     expect(written).toBeLessThan(20 * 1024 * 1024);
   });

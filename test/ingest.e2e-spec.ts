@@ -211,7 +211,9 @@ describe('ingest: webhooks', () => {
       .set('x-signature', sign(`${body} `))
       .send(body);
     expect(wrong.status).toBe(401);
-    expect(wrong.body.message).toBe('missing or invalid X-Signature: it must be the hex HMAC-SHA1 of the body keyed by the shared secret');
+    expect(wrong.body.message).toBe(
+      'missing or invalid signature: X-Segment-Signature (or X-Signature) must be the hex HMAC-SHA1 of the body as sent, keyed by the shared secret',
+    );
     const none = await request(h.url).post('/v1/webhook').set('authorization', basicAuth()).send(body);
     expect(none.status).toBe(401);
   });

@@ -307,7 +307,9 @@ export function loadConfig(env: Env): AppConfig {
 
   const corsOrigins = parseCorsOrigins(raw.CORS_ORIGINS);
   if (corsOrigins === undefined) {
-    problems.push('CORS_ORIGINS must be "*" or comma-separated origins such as https://app.example.com (scheme, host, optional port; no path)');
+    problems.push(
+      'CORS_ORIGINS must be "*" or comma-separated origins such as https://app.example.com (scheme, host, optional port; no path)',
+    );
   }
 
   const apiKey = raw.KABLE_API_KEY ?? '';

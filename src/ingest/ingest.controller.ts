@@ -9,8 +9,9 @@ import { isOutOfMemory, REDIS_FULL_ADVICE } from '../redis/redis-memory.js';
 import { BacklogGate } from './backlog.gate.js';
 import { ApiErrors, AUTH, INGEST_RESULT_EXAMPLE, TRACK_EXAMPLE } from '../ops/openapi.js';
 import { type IngestResult, IngestService, StorageUnavailableError } from './ingest.service.js';
+import { BATCH_PATHS, SINGLE_ALIASES, singleCallType } from './ingest-routes.js';
 import { LIMITS, MESSAGE_TYPES, type MessageType, messageBytesIfLarge } from './segment-message.js';
-import { SecretMatcher, verifySignature, writeKeyFromBasic } from './write-key.auth.js';
+import { SecretMatcher, webhookSignature, writeKeyFromBasic } from './write-key.auth.js';
 
 /** Seconds a sender is asked to wait when the backlog is over the limit. */
 const BACKLOG_RETRY_AFTER_S = 30;
@@ -56,9 +57,12 @@ export class IngestController {
     this.writeKeys = new SecretMatcher(config.segment.writeKeys);
   }
 
-  @Post('batch')
+  @Post([...BATCH_PATHS])
   @HttpCode(200)
-  @ApiOperation({ summary: 'Segment Tracking API batch: up to 2,500 messages of any type, 500 KB' })
+  @ApiOperation({
+    summary: 'Segment Tracking API batch: up to 2,500 messages of any type, 500 KB',
+    description: '`/v1/import` (analytics-ruby, analytics-java) and `/v1/b` (analytics.js batching) are the same endpoint.',
+  })
   @ApiBasicAuth(AUTH.writeKey)
   @ApiBody({
     schema: { type: 'object', required: ['batch'], properties: { batch: { type: 'array', items: { type: 'object' } } } },
@@ -97,17 +101,17 @@ export class IngestController {
     @Body() body: unknown,
     @Headers('authorization') authorization: string | undefined,
     @Headers('x-signature') signature: string | undefined,
+    @Headers('x-segment-signature') segmentSignature: string | undefined,
     @Req() req: RawRequest,
   ) {
     const secret = this.config.segment.sharedSecret;
     if (secret !== undefined) {
-      const raw = req.rawBody ?? Buffer.alloc(0);
-      // Segment's Actions webhook signs the first item of a batched array.
-      const valid =
-        verifySignature(secret, raw, signature) ||
-        (Array.isArray(body) && body.length > 0 && verifySignature(secret, JSON.stringify(body[0]), signature));
-      if (!valid)
-        throw this.refuse(401, 'missing or invalid X-Signature: it must be the hex HMAC-SHA1 of the body keyed by the shared secret');
+      const refusal = webhookSignature(secret, req.rawBody ?? Buffer.alloc(0), body, {
+        segmentSignature,
+        signature,
+        acceptFirstItem: this.config.segment.firstItemSignature === 'accept',
+      });
+      if (refusal !== undefined) throw this.refuse(401, refusal);
     } else {
       this.authenticate(authorization, body);
     }
@@ -122,9 +126,11 @@ export class IngestController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Segment Tracking API single call: /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias (32 KB)',
-    description: 'Only track calls become Kable events; the other types are accepted and counted as skipped.',
+    description:
+      'Only track calls become Kable events; the other types are accepted and counted as skipped. ' +
+      'analytics.js posts to `/v1/t`, `/v1/i`, `/v1/p`, `/v1/s`, `/v1/g` and `/v1/a`: the same endpoints.',
   })
-  @ApiParam({ name: 'type', enum: MESSAGE_TYPES })
+  @ApiParam({ name: 'type', enum: [...MESSAGE_TYPES, ...Object.keys(SINGLE_ALIASES)] })
   @ApiBasicAuth(AUTH.writeKey)
   @ApiBody({ schema: { type: 'object' }, examples: { track: { value: TRACK_EXAMPLE } } })
   @INGEST_OK
@@ -136,11 +142,12 @@ export class IngestController {
     @Headers('authorization') authorization: string | undefined,
     @Req() req: RawRequest,
   ) {
-    if (!(MESSAGE_TYPES as readonly string[]).includes(type)) {
-      throw new HttpError(404, `no endpoint /v1/${type}`);
+    const messageType = singleCallType(type);
+    if (messageType === undefined) {
+      throw new HttpError(404, `no endpoint /v1/${type.slice(0, 100)}`);
     }
     this.authenticate(authorization, body);
-    const result = await this.run({ messages: [body], endpoint: type, defaultType: type as MessageType }, req, false);
+    const result = await this.run({ messages: [body], endpoint: messageType, defaultType: messageType }, req, false);
     if (result.rejected.length > 0) {
       const [rejection] = result.rejected;
       throw this.refuse(400, rejection.error, { code: rejection.code });
