@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { SecretMatcher } from '../ingest/write-key.auth.js';
+import { CROSS_ORIGIN_REFUSED, isCrossOriginRequest } from './cross-origin.js';
 import { HttpError } from './http-error.js';
 
 /** The admin token from `Authorization: Bearer <token>`, or the password of HTTP Basic (for browsers). */
@@ -19,7 +20,9 @@ export function adminTokenFrom(authorization: string | undefined): string | unde
 
 /**
  * Protects admin endpoints with ADMIN_TOKEN (`@UseGuards(AdminGuard)`). Write keys do not open
- * them. With no ADMIN_TOKEN configured, admin endpoints are closed.
+ * them. With no ADMIN_TOKEN configured, admin endpoints are closed. A browser request sent by a
+ * page of another origin is refused (403) before the token is looked at: a browser that cached
+ * the dashboard's Basic login would otherwise send it along with a forged form.
  */
 @Injectable()
 export class AdminGuard implements CanActivate {
@@ -30,8 +33,9 @@ export class AdminGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    if (!this.token) throw new HttpError(401, 'the admin API is disabled: set ADMIN_TOKEN to enable it');
     const request = context.switchToHttp().getRequest<FastifyRequest>();
+    if (isCrossOriginRequest(request)) throw new HttpError(403, CROSS_ORIGIN_REFUSED);
+    if (!this.token) throw new HttpError(401, 'the admin API is disabled: set ADMIN_TOKEN to enable it');
     if (!this.token.matches(adminTokenFrom(request.headers.authorization))) {
       throw new HttpError(
         401,
