@@ -2,6 +2,7 @@ import { deflateRawSync } from 'node:zlib';
 import {
   decodeEventJson,
   decodeJobEvents,
+  decodeSizedEventJson,
   DEFLATE_FROM_CHARS,
   encodeEventJson,
   encodeJobData,
@@ -68,6 +69,28 @@ describe('delivery job data', () => {
     expect(decodeJobEvents(array)).toEqual(many);
     expect(decodeEventJson(array)).toEqual(many.map((e) => JSON.stringify(e)));
     expect(decodeJobEvents({ source: 'ingest' })).toEqual([]);
+  });
+
+  it("gives each event's size in UTF-8 bytes beside its JSON, in every job form, ASCII or not", () => {
+    const ascii = events(100).map((e) => ({ ...e, data: { endpoint: '/v1/things', objectCount: 3 } }));
+    // é, ✓, 💸 and U+2028: 1, 1, 2 and 1 characters of JSON, 2, 3, 4 and 3 bytes of UTF-8.
+    const accented = events(100);
+    const array = {
+      source: 'ingest' as const,
+      count: 30,
+      deflated: deflateRawSync(JSON.stringify(accented.slice(0, 30))).toString('base64'),
+    };
+    for (const data of [
+      encodeJobData(ascii, 'ingest'),
+      encodeJobData(accented, 'ingest'),
+      encodeJobData(accented.slice(0, 1), 'ingest'),
+      array,
+    ]) {
+      const { json, bytes } = decodeSizedEventJson(data);
+      expect(json).toEqual(decodeEventJson(data));
+      expect(bytes).toEqual(json.map((line) => Buffer.byteLength(line)));
+    }
+    expect(decodeSizedEventJson(encodeJobData(accented, 'ingest')).bytes[0]).toBe(JSON.stringify(accented[0]).length + 1 + 2 + 2 + 2);
   });
 
   it('tells how many events a job holds without decoding it, where the job says', () => {

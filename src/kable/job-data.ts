@@ -40,14 +40,27 @@ export function encodeEventJson(eventJson: string[], source: DeliverJobData['sou
  * `events`, deflated lines, or (before lines) a deflated JSON array. Throws on corrupt data.
  */
 export function decodeEventJson(data: DeliverJobData): string[] {
-  if (data.deflated === undefined) return (data.events ?? []).map((event) => JSON.stringify(event));
-  const text = inflateRawSync(Buffer.from(data.deflated, 'base64')).toString('utf8');
-  if (text.startsWith('[')) return (JSON.parse(text) as KableEvent[]).map((event) => JSON.stringify(event));
+  return decodeLines(data).json;
+}
+
+/** The JSON of each event of a job (`decodeEventJson`) and its size in UTF-8 bytes, as Kable receives it. */
+export function decodeSizedEventJson(data: DeliverJobData): { json: string[]; bytes: number[] } {
+  const { json, ascii } = decodeLines(data);
+  return { json, bytes: json.map(ascii ? (line) => line.length : (line) => Buffer.byteLength(line)) };
+}
+
+/** `ascii`: known to be ASCII only, so each line's length is its size in bytes. */
+function decodeLines(data: DeliverJobData): { json: string[]; ascii: boolean } {
+  if (data.deflated === undefined) return { json: (data.events ?? []).map((event) => JSON.stringify(event)), ascii: false };
+  const raw = inflateRawSync(Buffer.from(data.deflated, 'base64'));
+  const text = raw.toString('utf8');
+  if (text.startsWith('[')) return { json: (JSON.parse(text) as KableEvent[]).map((event) => JSON.stringify(event)), ascii: false };
   const lines = text.split('\n');
   if (data.count !== undefined && lines.length !== data.count) {
     throw new Error(`job data holds ${lines.length} events, not the ${data.count} it says`);
   }
-  return lines;
+  // Only ASCII decodes to one character per byte (the service wrote this text as valid UTF-8).
+  return { json: lines, ascii: raw.length === text.length };
 }
 
 /** How many events a job holds, without decoding them; undefined when a deflated job does not say. */

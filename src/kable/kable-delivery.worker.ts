@@ -9,7 +9,7 @@ import { workerConnectionOptions } from '../redis/redis.module.js';
 import { BacklogCounter } from './backlog.counter.js';
 import { DeadLetterStore, type DeadLetter } from './dead-letter.store.js';
 import { activeJobsFor, BudgetClosedError, EventBudget, recentJobSize } from './event-budget.js';
-import { decodeEventJson, encodeEventJson, jobEventCount } from './job-data.js';
+import { decodeSizedEventJson, encodeEventJson, jobEventCount } from './job-data.js';
 import { KableBatcher, type EventOutcome } from './kable-batcher.js';
 import type { KableEvent } from './kable-event.js';
 
@@ -142,8 +142,9 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   }
 
   private async deliver(job: Job<DeliverJobData, DeliveryJobResult>): Promise<DeliveryJobResult> {
-    const eventJson = decodeEventJson(job.data);
-    const outcomes = await this.batcher.submit(eventJson);
+    // Events too large for one Kable request (KABLE_MAX_REQUEST_BYTES) come back final: dead letters.
+    const { json: eventJson, bytes } = decodeSizedEventJson(job.data);
+    const outcomes = await this.batcher.submit(eventJson, bytes);
     const now = Date.now();
 
     const retry: number[] = [];
