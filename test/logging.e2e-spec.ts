@@ -42,6 +42,8 @@ describe('structured logs', () => {
     await request(h.url).get('/admin/queues/api/queues').set('authorization', `Bearer ${ADMIN_TOKEN}`);
     await request(h.url).post('/v1/preview').set('authorization', `Bearer ${ADMIN_TOKEN}`).send(track());
     await request(h.url).post('/v1/preview').set('authorization', `Bearer ${ADMIN_TOKEN}x`).send(track());
+    // Credentials in a query string (a tool that puts them there): values never reach the log.
+    await request(h.url).get(`/v1/dead-letters?access_token=${ADMIN_TOKEN}&writeKey=${WRITE_KEY}`).set('x-request-id', 'req-query-1');
     await h.kable.waitForEvents(2);
     await new Promise((resolve) => setTimeout(resolve, 200)); // let the last lines be written
 
@@ -66,6 +68,12 @@ describe('structured logs', () => {
       res: { statusCode: 200 },
     });
     expect(typeof webhookLine?.responseTime).toBe('number');
+    expect(records.find((r) => (r.req as { id?: string } | undefined)?.id === 'req-query-1')).toMatchObject({
+      level: 40,
+      msg: 'GET /v1/dead-letters?access_token=[redacted]&writeKey=[redacted] 401',
+      req: { method: 'GET', url: '/v1/dead-letters?access_token=[redacted]&writeKey=[redacted]' },
+      res: { statusCode: 401 },
+    });
     const refused = records.find((r) => r.msg === 'POST /v1/track 401');
     expect(refused).toMatchObject({ level: 40, res: { statusCode: 401 } });
     expect((refused?.req as { id: string }).id).toMatch(/^[0-9a-f-]{36}$/);

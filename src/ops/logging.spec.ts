@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { logRequest, REDACTED_PATHS } from './logging.js';
+import { logRequest, REDACTED_PATHS, redactQuery } from './logging.js';
 
 describe('log redaction', () => {
   it('censors secrets wherever the known paths put them', () => {
@@ -48,5 +48,29 @@ describe('request lines', () => {
     logRequest(logger, answered(429));
     logRequest(undefined, answered(500));
     expect(lines.map((l) => l.msg)).toEqual(['POST /v1/track 429']);
+  });
+});
+
+describe('redactQuery', () => {
+  it.each([
+    ['/v1/dead-letters?access_token=tok_secret&writeKey=wk_secret', '/v1/dead-letters?access_token=[redacted]&writeKey=[redacted]'],
+    ['/v1/dead-letters?status=401&limit=10', '/v1/dead-letters?status=[redacted]&limit=[redacted]'],
+    ['/v1/x?a=b=c&&empty=', '/v1/x?a=[redacted]&&empty=[redacted]'],
+    ['/v1/x?wk_bare_secret', '/v1/x?[redacted]'],
+    ['/v1/track', '/v1/track'],
+    ['/v1/track?', '/v1/track?'],
+  ])('%s → %s', (url, logged) => {
+    expect(redactQuery(url)).toBe(logged);
+  });
+
+  it('is applied to the request line, in the URL field and in the message', () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({}, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    logRequest(logger, { id: 'req-2', method: 'GET', url: '/v1/dead-letters?access_token=tok_secret', statusCode: 401, elapsedMs: 1 });
+    expect(lines[0]).toMatchObject({
+      msg: 'GET /v1/dead-letters?access_token=[redacted] 401',
+      req: { url: '/v1/dead-letters?access_token=[redacted]' },
+    });
+    expect(JSON.stringify(lines)).not.toContain('tok_secret');
   });
 });

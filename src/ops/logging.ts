@@ -39,6 +39,25 @@ export function requestId(req: IncomingMessage): string {
   return typeof incoming === 'string' && INCOMING_ID.test(incoming) ? incoming : randomUUID();
 }
 
+/**
+ * The URL with every query-string value replaced by `[redacted]`, keys kept:
+ * `/v1/dead-letters?access_token=[redacted]&limit=[redacted]`. Callers put tokens and write keys
+ * there (`?writeKey=`, `?access_token=`); a part with no `=` may itself be a token and is replaced whole.
+ */
+export function redactQuery(url: string): string {
+  const q = url.indexOf('?');
+  if (q === -1 || q === url.length - 1) return url;
+  const parts = url
+    .slice(q + 1)
+    .split('&')
+    .map((part) => {
+      if (part === '') return part;
+      const eq = part.indexOf('=');
+      return eq === -1 ? '[redacted]' : `${part.slice(0, eq)}=[redacted]`;
+    });
+  return `${url.slice(0, q)}?${parts.join('&')}`;
+}
+
 // Health probes and scrapes arrive every few seconds and say nothing; they are not logged.
 const QUIET = /^\/(health\/|metrics(\?|$))/;
 
@@ -62,7 +81,7 @@ export function loggerModule(config: AppConfig, options: { stream?: DestinationS
     // already pass the plain fields (logRequest).
     wrapSerializers: false,
     serializers: {
-      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactQuery(req.url) }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
     ...(config.logFormat === 'pretty' && !options.stream
@@ -87,14 +106,16 @@ export interface AnsweredRequest {
 
 /**
  * Writes the line for an answered request: info for 2xx/3xx, warn for 4xx, error for 5xx;
- * `{ req: { id, method, url }, res: { statusCode }, responseTime, msg: "POST /v1/track 200" }`.
+ * `{ req: { id, method, url }, res: { statusCode }, responseTime, msg: "POST /v1/track 200" }`,
+ * query-string values redacted (`redactQuery`).
  */
 export function logRequest(logger: Logger | undefined, r: AnsweredRequest): void {
   if (!logger || QUIET.test(r.url)) return;
   const level = r.statusCode >= 500 ? 'error' : r.statusCode >= 400 ? 'warn' : 'info';
   if (!logger.isLevelEnabled(level)) return;
+  const url = redactQuery(r.url);
   logger[level](
-    { req: { id: r.id, method: r.method, url: r.url }, res: { statusCode: r.statusCode }, responseTime: Math.round(r.elapsedMs) },
-    `${r.method} ${r.url} ${r.statusCode}`,
+    { req: { id: r.id, method: r.method, url }, res: { statusCode: r.statusCode }, responseTime: Math.round(r.elapsedMs) },
+    `${r.method} ${url} ${r.statusCode}`,
   );
 }
