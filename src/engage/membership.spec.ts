@@ -1,5 +1,5 @@
 import type { SegmentMessage } from '../ingest/segment-message.js';
-import { classifyMembership } from './membership.js';
+import { classifyMembership, countInAudiences } from './membership.js';
 
 const receivedAt = new Date('2026-11-29T12:00:00Z');
 const personas = { computation_class: 'audience', computation_id: 'aud_1', computation_key: 'first_time_shopper', space_id: 'spa_1' };
@@ -33,7 +33,13 @@ describe('classifyMembership', () => {
   it("reads Segment's documented identify as membership", () => {
     expect(classifyMembership(identify(), 'userId', receivedAt)).toEqual({
       kind: 'membership',
-      membership: { audience: 'first_time_shopper', type: 'identify', clientId: 'u123', member: true, at: Date.parse('2026-11-01T10:00:00Z') },
+      membership: {
+        audience: 'first_time_shopper',
+        type: 'identify',
+        clientId: 'u123',
+        member: true,
+        at: Date.parse('2026-11-01T10:00:00Z'),
+      },
     });
     expect(classifyMembership(identify({ traits: { first_time_shopper: false } }), 'userId', receivedAt)).toMatchObject({
       kind: 'membership',
@@ -46,7 +52,13 @@ describe('classifyMembership', () => {
     expect(classifyMembership(journey, 'userId', receivedAt).kind).toBe('membership');
     expect(classifyMembership(audienceTrack('Audience Entered', true), 'userId', receivedAt)).toEqual({
       kind: 'membership',
-      membership: { audience: 'first_time_shopper', type: 'track', clientId: 'u123', member: true, at: Date.parse('2026-11-01T10:00:00.500Z') },
+      membership: {
+        audience: 'first_time_shopper',
+        type: 'track',
+        clientId: 'u123',
+        member: true,
+        at: Date.parse('2026-11-01T10:00:00.500Z'),
+      },
     });
     expect(classifyMembership(audienceTrack('Audience Exited', false), 'userId', receivedAt)).toMatchObject({
       membership: { member: false },
@@ -100,5 +112,17 @@ describe('classifyMembership', () => {
     expect(classifyMembership(audienceTrack('API Call', true), 'userId', receivedAt)).toEqual({ kind: 'other' });
     expect(classifyMembership(audienceTrack('Audience Entered', true, { context: {} }), 'userId', receivedAt)).toEqual({ kind: 'other' });
     expect(classifyMembership({ ...identify(), type: 'group' }, 'userId', receivedAt)).toEqual({ kind: 'other' });
+  });
+});
+
+describe('countInAudiences', () => {
+  it('counts the memberships of the given audiences by message type', () => {
+    const m = (audience: string, type: 'identify' | 'track') => ({ audience, type, clientId: 'u', member: true, at: 0 });
+    const counts = countInAudiences([m('a', 'identify'), m('b', 'identify'), m('b', 'track'), m('b', 'identify')], ['b']);
+    expect([...counts]).toEqual([
+      ['identify', 2],
+      ['track', 1],
+    ]);
+    expect(countInAudiences([m('a', 'identify')], []).size).toBe(0);
   });
 });

@@ -16,11 +16,7 @@ export interface Membership {
 
 /** Why an Engage message is not audience membership (metrics label and `skipped` count). */
 export type EngageSkipReason =
-  | 'engage_computed_trait'
-  | 'engage_missing_audience_key'
-  | 'engage_not_boolean'
-  | 'engage_missing_client_id'
-  | 'engage_invalid_client_id';
+  'engage_computed_trait' | 'engage_missing_audience_key' | 'engage_not_boolean' | 'engage_missing_client_id' | 'engage_invalid_client_id';
 
 export type Classification =
   | { kind: 'membership'; membership: Membership }
