@@ -1,4 +1,12 @@
-import { parseReceived, receivedValue, requestIdAt, requestRuns } from './event-trace.js';
+import {
+  newestRejection,
+  parseReceived,
+  receivedValue,
+  rejectedNoteCode,
+  requestIdAt,
+  requestRuns,
+  sampleRejected,
+} from './event-trace.js';
 
 describe('dedup key values (received records)', () => {
   const at = new Date('2026-11-29T16:30:00.123Z');
@@ -58,5 +66,36 @@ describe('job trace runs (which Kable request carried which event of a job)', ()
         undefined,
       ),
     ).toBeUndefined();
+  });
+});
+
+describe('rejected samples', () => {
+  const rejectedNote = (at: number, code = 'missing_event') => JSON.stringify({ stage: 'rejected', at, code, error: 'event is required' });
+
+  it('tells a rejected note from a skipped one', () => {
+    expect(rejectedNoteCode(rejectedNote(1))).toBe('missing_event');
+    expect(rejectedNoteCode(JSON.stringify({ at: 1, code: 'too_large', error: 'x', stage: 'rejected' }))).toBe('too_large');
+    expect(rejectedNoteCode(JSON.stringify({ stage: 'skipped', at: 1, type: 'identify', reason: 'not_forwarded' }))).toBeUndefined();
+  });
+
+  it('keeps only the last ones of each reason of a request, in order', () => {
+    const notes = Array.from({ length: 2500 }, (_, i) => [`id-${i}`, `r${i}`, i % 2 === 0 ? 'missing_event' : 'too_large'] as const);
+    const samples = sampleRejected(notes, 100);
+    expect([...samples.keys()]).toEqual(['missing_event', 'too_large']);
+    expect(samples.get('missing_event')).toHaveLength(100);
+    expect(samples.get('missing_event')![0]).toEqual(['id-2300', 'r2300']);
+    expect(samples.get('missing_event')![99]).toEqual(['id-2498', 'r2498']);
+    expect(samples.get('too_large')![99]).toEqual(['id-2499', 'r2499']);
+    expect(sampleRejected([]).size).toBe(0);
+  });
+
+  it('finds the newest rejection of an id across reasons, and ignores one older than the trace window', () => {
+    const now = 10_000_000;
+    expect(newestRejection([null, rejectedNote(now - 5, 'too_large'), rejectedNote(now - 1)], now, 1000)).toMatchObject({
+      code: 'missing_event',
+      at: now - 1,
+    });
+    expect(newestRejection([rejectedNote(now - 1001)], now, 1000)).toBeUndefined();
+    expect(newestRejection([null], now, 1000)).toBeUndefined();
   });
 });

@@ -18,6 +18,8 @@ import { REDIS, RedisKeys } from '../redis/redis.module.js';
  * - `{prefix}:job-trace:{jobId}`: a `JobTraceRecord`: one per ingest job whose events were all
  *   delivered at its first attempt, the common case. It replaces one trace key per event (about
  *   280 bytes of Redis memory each, and most of the worker's Redis time; BENCHMARKS.md).
+ * - `{prefix}:rejected:{code}:records` and `:order`: a sample of the rejected messages, the latest
+ *   REJECTED_SAMPLE_SIZE per reason (`RejectedSample`); `{prefix}:rejected:reasons` names them.
  */
 export interface ReceivedRecord {
   /** When ingest received the message (ms since epoch). */
@@ -111,6 +113,68 @@ export function requestRuns(requestIds: Array<string | undefined>): JobTraceReco
   return runs;
 }
 
+/**
+ * Rejected messages keep a sample per reason, not a key each (like the discard samples of
+ * Segment's Delivery Overview): a sender sending garbage fills nothing. 20 batches of 2,500 bad
+ * messages used to leave 50,000 keys for the trace window.
+ */
+export const REJECTED_SAMPLE_SIZE = 100;
+
+/** The sample of one rejection reason: a hash messageId → record and the ids in arrival order (to drop the oldest). */
+export function rejectedSampleKeys(keys: RedisKeys, code: string): { records: string; order: string } {
+  return { records: keys.key('rejected', code, 'records'), order: keys.key('rejected', code, 'order') };
+}
+
+/** The set of reasons that have a sample (the lookup reads each). */
+export function rejectedReasonsKey(keys: RedisKeys): string {
+  return keys.key('rejected', 'reasons');
+}
+
+/** The code of a trace note (ingest's `[messageId, record]`) if it records a rejection, else undefined. */
+export function rejectedNoteCode(record: string): string | undefined {
+  // Only a rejected note can hold this text: the other notes' fields are codes and message types.
+  if (!record.includes('"stage":"rejected"')) return undefined;
+  const parsed = JSON.parse(record) as Partial<TraceRecord>;
+  return parsed.stage === 'rejected' && typeof parsed.code === 'string' ? parsed.code : undefined;
+}
+
+/**
+ * The rejected notes of a request grouped by code, only the last `size` of each: the earlier ones
+ * would be pushed out of the sample by the later ones at once.
+ */
+export function sampleRejected(
+  notes: ReadonlyArray<readonly [messageId: string, record: string, code: string]>,
+  size = REJECTED_SAMPLE_SIZE,
+): Map<string, Array<[messageId: string, record: string]>> {
+  const byCode = new Map<string, Array<[string, string]>>();
+  for (const [id, record, code] of notes) {
+    const sample = byCode.get(code) ?? [];
+    sample.push([id, record]);
+    if (sample.length > size) sample.shift();
+    byCode.set(code, sample);
+  }
+  return byCode;
+}
+
+/**
+ * The newest rejection among the samples' records of one messageId (one per reason at most),
+ * ignoring any older than the trace window: a sample of a rare reason can outlive it.
+ */
+export function newestRejection(
+  raws: Array<string | null>,
+  now: number,
+  windowMs: number,
+): Extract<TraceRecord, { stage: 'rejected' }> | undefined {
+  let newest: Extract<TraceRecord, { stage: 'rejected' }> | undefined;
+  for (const raw of raws) {
+    if (raw === null) continue;
+    const record = JSON.parse(raw) as TraceRecord;
+    if (record.stage !== 'rejected' || record.at < now - windowMs) continue;
+    if (!newest || record.at > newest.at) newest = record;
+  }
+  return newest;
+}
+
 export function traceKey(keys: RedisKeys, messageId: string): string {
   return keys.key('trace', messageId);
 }
@@ -155,6 +219,22 @@ export class EventTraceStore {
     await this.redis.eval(WRITE_TRACES, keys.length, ...keys, ttl, ...records.map(([, record]) => JSON.stringify(record)));
   }
 
+  /** The newest rejection of this messageId in the rejected samples, if any. */
+  private async rejected(messageId: string): Promise<Extract<TraceRecord, { stage: 'rejected' }> | undefined> {
+    const reasons = await this.redis.smembers(rejectedReasonsKey(this.keys));
+    if (reasons.length === 0) return undefined;
+    const pipeline = this.redis.pipeline();
+    for (const code of reasons) pipeline.hget(rejectedSampleKeys(this.keys, code).records, messageId);
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    if (failed) throw failed[0] as Error;
+    return newestRejection(
+      results.map(([, value]) => (typeof value === 'string' ? value : null)),
+      Date.now(),
+      this.config.eventTraceWindowMs,
+    );
+  }
+
   /** Whether trace records are kept at all (EVENT_TRACE_WINDOW is not 0). */
   get enabled(): boolean {
     return this.config.eventTraceWindowMs > 0;
@@ -175,9 +255,17 @@ export class EventTraceStore {
 
   async get(messageId: string): Promise<EventTrace | undefined> {
     const [receivedRaw, traceRaw] = await this.redis.mget(this.keys.key('dedup', messageId), traceKey(this.keys, messageId));
-    if (receivedRaw === null && traceRaw === null) return undefined;
+    if (receivedRaw === null && traceRaw === null) {
+      // Only a message never accepted is looked up among the rejected samples.
+      const rejected = await this.rejected(messageId);
+      if (!rejected) return undefined;
+      const at = new Date(rejected.at).toISOString();
+      return { messageId, status: 'rejected', rejected: { at, code: rejected.code, error: rejected.error } };
+    }
     const received = receivedRaw === null ? undefined : parseReceived(receivedRaw);
     let trace = traceRaw === null ? undefined : (JSON.parse(traceRaw) as TraceRecord);
+    // A rejection (a trace key written before rejections were sampled) never hides an acceptance.
+    if (received && trace?.stage === 'rejected') trace = undefined;
     if (received?.j !== undefined) {
       const jobRaw = await this.redis.get(jobTraceKey(this.keys, received.j));
       const job = jobRaw === null ? undefined : (JSON.parse(jobRaw) as JobTraceRecord);
