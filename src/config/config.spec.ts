@@ -97,6 +97,27 @@ describe('loadConfig', () => {
     expect(found[0]).toContain(expected);
   });
 
+  it.each([
+    [{ KABLE_PROPERTIES_MAPPINGS: '{"src":"__proto__.polluted"}' }, 'KABLE_PROPERTIES_MAPPINGS target "__proto__.polluted" of "src"'],
+    [{ KABLE_PROPERTIES_MAPPINGS: '{"src":"x.__proto__.y"}' }, 'KABLE_PROPERTIES_MAPPINGS target "x.__proto__.y" of "src"'],
+    [{ KABLE_PROPERTIES_MAPPINGS: '{"__proto__":"x"}' }, 'KABLE_PROPERTIES_MAPPINGS source "__proto__"'],
+    [{ KABLE_PROPERTIES_MAPPINGS: 'a.constructor:b' }, 'KABLE_PROPERTIES_MAPPINGS source "a.constructor"'],
+    [{ KABLE_PROPERTIES_MAPPINGS: 'a:b.prototype' }, 'KABLE_PROPERTIES_MAPPINGS target "b.prototype" of "a"'],
+    [{ KABLE_CLIENT_ID_FIELD: '__proto__.x' }, 'KABLE_CLIENT_ID_FIELD must be a dot path'],
+    [{ KABLE_CLIENT_ID_FIELD: 'context.constructor' }, 'KABLE_CLIENT_ID_FIELD must be a dot path'],
+  ])('stops at boot on a dot path through a prototype: %j', (env, expected) => {
+    const found = problems({ ...base, ...env });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain(expected);
+    expect(found[0]).not.toContain('\n');
+  });
+
+  it('says why a __proto__, prototype or constructor segment is refused', () => {
+    expect(problems({ ...base, KABLE_PROPERTIES_MAPPINGS: '{"src":"__proto__.polluted"}' })).toEqual([
+      'KABLE_PROPERTIES_MAPPINGS target "__proto__.polluted" of "src" has the segment "__proto__", which could reach an object\'s prototype; rename it (__proto__, prototype and constructor are refused)',
+    ]);
+  });
+
   it('never echoes a secret value in its messages', () => {
     const secret = 'super-secret-admin';
     const error = (() => {

@@ -6,8 +6,26 @@ export interface PropertyMapping {
 
 const DOT_PATH = /^[^.\s]+(\.[^.\s]+)*$/;
 
+/** Segments that would let a path reach an object's prototype when it is read or written. */
+const RESERVED_SEGMENTS: ReadonlySet<string> = new Set(['__proto__', 'prototype', 'constructor']);
+
+/** The first `__proto__`, `prototype` or `constructor` segment of a dot path, if any. */
+export function reservedSegment(text: string): string | undefined {
+  return text.split('.').find((segment) => RESERVED_SEGMENTS.has(segment));
+}
+
+/** A dot path (`a`, `a.b`) none of whose segments is `__proto__`, `prototype` or `constructor`. */
 export function isDotPath(text: string): boolean {
-  return DOT_PATH.test(text);
+  return DOT_PATH.test(text) && reservedSegment(text) === undefined;
+}
+
+/** Why `text` is not a dot path, for an error message that names the setting. */
+function dotPathProblem(text: string): string {
+  const reserved = reservedSegment(text);
+  if (DOT_PATH.test(text) && reserved !== undefined) {
+    return `has the segment "${reserved}", which could reach an object's prototype; rename it (__proto__, prototype and constructor are refused)`;
+  }
+  return 'is not a dot path like "a" or "a.b"';
 }
 
 /**
@@ -23,8 +41,8 @@ export function parsePropertyMappings(text: string | undefined): PropertyMapping
   const pairs = value.startsWith('{') ? parseJsonForm(value) : parseTextForm(value);
   const seen = new Set<string>();
   for (const { from, to } of pairs) {
-    if (!isDotPath(from)) throw new Error(`source "${from}" is not a dot path like "a" or "a.b"`);
-    if (!isDotPath(to)) throw new Error(`target "${to}" of "${from}" is not a dot path like "a" or "a.b"`);
+    if (!isDotPath(from)) throw new Error(`source "${from}" ${dotPathProblem(from)}`);
+    if (!isDotPath(to)) throw new Error(`target "${to}" of "${from}" ${dotPathProblem(to)}`);
     if (seen.has(from)) throw new Error(`source "${from}" is mapped twice`);
     seen.add(from);
   }

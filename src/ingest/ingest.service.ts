@@ -13,7 +13,7 @@ import { classifyMembership, type Membership } from '../engage/membership.js';
 import { receivedValue } from '../ops/event-trace.js';
 import { DedupStore } from './dedup.store.js';
 import { GroupCommitter } from './group-commit.js';
-import { isPlainObject, type MessageType, type RejectCode, validateMessage } from './segment-message.js';
+import { isPlainObject, isWellFormed, type MessageType, type RejectCode, validateMessage } from './segment-message.js';
 
 export interface Rejection {
   index: number;
@@ -92,21 +92,17 @@ export class IngestService {
 
     messages.forEach((raw, index) => {
       const merged = shared ? withShared(raw, shared) : raw;
-      const result = validateMessage(merged, input.defaultType, input.sizes?.[index]);
-      if (!result.ok) {
+      const reject = (code: RejectCode, error: string) => {
         const messageId = (raw as { messageId?: unknown } | null)?.messageId;
-        rejected.push({
-          index,
-          messageId: typeof messageId === 'string' ? messageId.slice(0, 100) : undefined,
-          code: result.code,
-          error: result.error,
-        });
-        this.metrics.rejected.inc({ reason: result.code });
-        if (traced && typeof messageId === 'string' && messageId !== '' && messageId.length <= 100) {
-          notes.push([messageId, JSON.stringify({ stage: 'rejected', at: now, code: result.code, error: result.error })]);
+        rejected.push({ index, messageId: typeof messageId === 'string' ? messageId.slice(0, 100) : undefined, code, error });
+        this.metrics.rejected.inc({ reason: code });
+        // An id that is not well-formed Unicode would share its Redis key with another id.
+        if (traced && typeof messageId === 'string' && messageId !== '' && messageId.length <= 100 && isWellFormed(messageId)) {
+          notes.push([messageId, JSON.stringify({ stage: 'rejected', at: now, code, error })]);
         }
-        return;
-      }
+      };
+      const result = validateMessage(merged, input.defaultType, input.sizes?.[index]);
+      if (!result.ok) return reject(result.code, result.error);
       const message = result.message;
       const skip = (reason: string) => {
         skipped += 1;
@@ -116,11 +112,12 @@ export class IngestService {
       // Engage audience membership is state synced on a schedule (src/engage), never a usage event.
       const engage = classifyMembership(message, this.config.kable.clientIdField, receivedAt);
       // A browser's write key is public: anyone could write membership with it.
-      if (engage.kind === 'membership') return input.fromBrowser ? skip('membership_from_browser') : void memberships.push(engage.membership);
+      if (engage.kind === 'membership')
+        return input.fromBrowser ? skip('membership_from_browser') : void memberships.push(engage.membership);
       if (engage.kind === 'skip') return skip(engage.reason);
       if (message.type !== 'track') return skip('not_forwarded');
       const mapped = toKableEvent(message, this.config.kable, receivedAt, input.batchSentAt);
-      if (!mapped.ok) return skip(mapped.reason);
+      if (!mapped.ok) return 'code' in mapped ? reject(mapped.code, mapped.error) : skip(mapped.reason);
       if (inRequest.has(message.messageId)) {
         deduplicated += 1;
         return;

@@ -91,3 +91,45 @@ describe('jsonBytesUpperBound / messageBytesIfLarge', () => {
     expect(messageBytesIfLarge(medium)).toBe(6011);
   });
 });
+
+describe('validateMessage: ids that are not well-formed Unicode', () => {
+  it.each([
+    [{ ...valid, messageId: 'col\ud800x' }, 'invalid_message_id', 'messageId is not well-formed Unicode'],
+    [{ ...valid, messageId: 'col\udbffx' }, 'invalid_message_id', 'messageId is not well-formed Unicode'],
+    [{ ...valid, messageId: '\udc00' }, 'invalid_message_id', 'messageId is not well-formed Unicode'],
+    [{ ...valid, userId: 'u\ud800' }, 'invalid_identity', 'userId is not well-formed Unicode'],
+    [{ ...valid, userId: undefined, anonymousId: 'a\udfff' }, 'invalid_identity', 'anonymousId is not well-formed Unicode'],
+    [{ ...valid, anonymousId: 'a\udfff' }, 'invalid_identity', 'anonymousId is not well-formed Unicode'],
+    [{ ...valid, userId: Infinity, anonymousId: 'a' }, 'invalid_identity', 'userId is not a finite number'],
+  ])('rejects %j', (message, code, error) => {
+    const result = validateMessage(message);
+    expect(result).toMatchObject({ ok: false, code });
+    expect(result.ok ? '' : result.error).toContain(error);
+  });
+
+  it('accepts U+FFFD itself and surrogate pairs (emoji)', () => {
+    expect(validateMessage({ ...valid, messageId: 'col\ufffdx', userId: 'u😀' }).ok).toBe(true);
+    expect(validateMessage({ ...valid, messageId: 'col😀x' }).ok).toBe(true);
+  });
+
+  it('property: two different accepted messageIds are never the same bytes (the Redis key)', () => {
+    const id = fc.string({ unit: 'binary', minLength: 1, maxLength: 6 });
+    fc.assert(
+      fc.property(id, id, (a, b) => {
+        const ra = validateMessage({ ...valid, messageId: a });
+        const rb = validateMessage({ ...valid, messageId: b });
+        if (ra.ok && rb.ok && a !== b) expect(Buffer.from(a, 'utf8').equals(Buffer.from(b, 'utf8'))).toBe(false);
+        for (const [text, result] of [
+          [a, ra],
+          [b, rb],
+        ] as const) {
+          if (Buffer.from(text, 'utf8').toString('utf8') !== text) expect(result.ok).toBe(false);
+        }
+      }),
+      { numRuns: 5000 },
+    );
+    // The case from the issue: three ids, one Redis key today.
+    const accepted = ['col\ud800x', 'col\udbffx', 'col\ufffdx'].filter((messageId) => validateMessage({ ...valid, messageId }).ok);
+    expect(accepted).toEqual(['col\ufffdx']);
+  });
+});

@@ -35,6 +35,9 @@ export type RejectCode =
   | 'invalid_type'
   | 'invalid_message_id'
   | 'missing_identity'
+  | 'invalid_identity'
+  | 'invalid_client_id'
+  | 'invalid_number'
   | 'invalid_timestamp'
   | 'invalid_field'
   | 'missing_event';
@@ -48,6 +51,30 @@ const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * False when a string holds a lone UTF-16 surrogate. UTF-8 (Redis keys, Kable's side) cannot encode
+ * one and writes U+FFFD instead, so `a\ud800` and `a\udbff` would become one id.
+ */
+export function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** Why a string or number cannot be an id: names the field. Undefined when it can (or is no string or number). */
+export function idProblem(field: string, value: unknown): string | undefined {
+  if (typeof value === 'string') {
+    return isWellFormed(value)
+      ? undefined
+      : `${field} is not well-formed Unicode: it holds a lone UTF-16 surrogate, which UTF-8 cannot encode`;
+  }
+  if (typeof value === 'number' && !Number.isFinite(value)) return notFiniteError(field);
+  return undefined;
+}
+
+/** The reason given for a number JSON cannot carry (`1e400` parses to Infinity, which JSON.stringify writes as null). */
+export function notFiniteError(field: string): string {
+  return `${field} is not a finite number (a JSON number such as 1e400 overflows to Infinity): Kable cannot receive it`;
 }
 
 function isIdentity(value: unknown): boolean {
@@ -121,7 +148,15 @@ export function validateMessage(raw: unknown, defaultType?: MessageType, bytes?:
       code: 'invalid_message_id',
       error: `messageId is ${messageId.length} characters; the limit is ${LIMITS.messageIdLength}`,
     };
+  } else if (!isWellFormed(messageId)) {
+    return {
+      ok: false,
+      code: 'invalid_message_id',
+      error: `${idProblem('messageId', messageId)}; two different ids would be deduplicated as one`,
+    };
   }
+  const identityProblem = idProblem('userId', raw.userId) ?? idProblem('anonymousId', raw.anonymousId);
+  if (identityProblem !== undefined) return { ok: false, code: 'invalid_identity', error: identityProblem };
   if (!isIdentity(raw.userId) && !isIdentity(raw.anonymousId)) {
     return { ok: false, code: 'missing_identity', error: 'userId or anonymousId is required (a non-empty string)' };
   }

@@ -167,3 +167,121 @@ describe('mapProperties', () => {
     });
   });
 });
+
+describe('mapProperties: safe with any input', () => {
+  const polluted = () => Object.keys(Object.prototype).length > 0 || Object.getOwnPropertyNames(Object.prototype).length !== protoNames;
+  const protoNames = Object.getOwnPropertyNames(Object.prototype).length;
+  afterEach(() => {
+    for (const key of Object.keys(Object.prototype)) delete (Object.prototype as Record<string, unknown>)[key];
+  });
+
+  it('carries a property named "__proto__" (JSON.parse makes it an own property) as data', () => {
+    const properties = JSON.parse('{"__proto__":{"x":1},"a":2,"n":{"f":3}}') as Record<string, unknown>;
+    expect(JSON.stringify(mapProperties(properties, []))).toBe('{"__proto__":{"x":1},"a":2,"n":{"f":3}}');
+    expect(JSON.stringify(mapProperties(properties, parsePropertyMappings('a:b')))).toBe('{"__proto__":{"x":1},"b":2,"n":{"f":3}}');
+    expect(JSON.stringify(mapProperties(properties, parsePropertyMappings('n.f:g')))).toBe('{"__proto__":{"x":1},"a":2,"n":{},"g":3}');
+    expect(Object.getPrototypeOf(mapProperties(properties, parsePropertyMappings('a:b')))).toBe(Object.prototype);
+  });
+
+  it('never writes into Object.prototype, even with mappings that skipped validation', () => {
+    const properties = JSON.parse('{"src":1,"__proto__":{"src":2}}') as Record<string, unknown>;
+    for (const to of ['__proto__.polluted', 'x.__proto__.y', 'constructor.prototype.z', '__proto__']) {
+      mapProperties(properties, [{ from: 'src', to }]);
+      mapProperties(properties, [{ from: '__proto__.src', to }]);
+      expect(polluted()).toBe(false);
+    }
+  });
+
+  it('does not change a nested object of the input that a target writes into', () => {
+    const properties = { flags: { a: 1 }, other: true };
+    expect(mapProperties(properties, parsePropertyMappings('other:flags.other'))).toEqual({ flags: { a: 1, other: true } });
+    expect(properties).toEqual({ flags: { a: 1 }, other: true });
+  });
+
+  it('property: any properties and mappings leave the prototype and the input alone, and keep every value as data', () => {
+    const key = fc.constantFrom('a', 'b', 'c', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty');
+    const path = fc.array(key, { minLength: 1, maxLength: 3 }).map((keys) => keys.join('.'));
+    const value = fc.letrec<{ value: unknown }>((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.integer(),
+        fc.string({ maxLength: 3 }),
+        fc.constant(null),
+        fc.array(fc.tuple(key, tie('value')), { maxLength: 4 }).map((entries) => Object.fromEntries(entries)),
+      ),
+    })).value;
+    const properties = fc
+      .array(fc.tuple(key, value), { maxLength: 6 })
+      .map((entries) => Object.fromEntries(entries) as Record<string, unknown>);
+    const mappings = fc.uniqueArray(fc.record({ from: path, to: path }), { selector: (m) => m.from, maxLength: 3 });
+    fc.assert(
+      fc.property(properties, mappings, (props, maps) => {
+        const before = JSON.stringify(props);
+        const data = mapProperties(props, maps);
+        expect(polluted()).toBe(false);
+        expect(JSON.stringify(props)).toBe(before);
+        expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+        if (maps.length === 0) expect(JSON.stringify(data)).toBe(before);
+        // Every mapping whose source was there put that value at its target, as data (when no
+        // other mapping writes the same target or reads the same source, or inside or around them).
+        const related = (p: string, q: string) => p === q || p.startsWith(`${q}.`) || q.startsWith(`${p}.`);
+        for (const { from, to } of maps) {
+          const moved = getOwn(props, from);
+          const overlaps = maps.some((m) => m.from !== from && (related(m.to, to) || related(m.from, from)));
+          if (moved !== undefined && !overlaps) expect(JSON.stringify(getOwn(data, to))).toBe(JSON.stringify(moved));
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+/** getPath for the test: own properties only, without relying on the code under test. */
+function getOwn(source: unknown, path: string): unknown {
+  let current = source;
+  for (const key of path.split('.')) {
+    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, key)) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+describe('toKableEvent: values Kable cannot receive are rejected, never sent', () => {
+  const settings = { clientIdField: 'userId', propertyMappings: parsePropertyMappings('units:quantity') };
+
+  it('rejects a property that is not a finite number (1e400 parses to Infinity), naming the field', () => {
+    expect(toKableEvent(track({ properties: JSON.parse('{"units":1e400}') as Record<string, unknown> }), settings, receivedAt)).toEqual({
+      ok: false,
+      code: 'invalid_number',
+      error: 'properties.units is not a finite number (a JSON number such as 1e400 overflows to Infinity): Kable cannot receive it',
+    });
+    const nested = JSON.parse('{"ok":1,"a":{"b":[1,-1e400]}}') as Record<string, unknown>;
+    expect(toKableEvent(track({ properties: nested }), settings, receivedAt)).toMatchObject({
+      ok: false,
+      code: 'invalid_number',
+      error: expect.stringMatching(/^properties\.a\.b\.1 is not a finite number/),
+    });
+    expect(toKableEvent(track({ properties: { n: 1.5e308, m: -0, z: 0 } }), settings, receivedAt).ok).toBe(true);
+  });
+
+  it('rejects a client id that is not a finite number or not well-formed Unicode, naming the field', () => {
+    const fromProperties = { clientIdField: 'properties.customerId', propertyMappings: [] };
+    expect(toKableEvent(track({ properties: { customerId: Infinity } }), fromProperties, receivedAt)).toEqual({
+      ok: false,
+      code: 'invalid_client_id',
+      error:
+        'properties.customerId (the Kable clientId, KABLE_CLIENT_ID_FIELD) is not a finite number (a JSON number such as 1e400 overflows to Infinity): Kable cannot receive it',
+    });
+    const fromGroup = { clientIdField: 'context.groupId', propertyMappings: [] };
+    expect(toKableEvent(track({ context: { groupId: 'acme\ud800' } }), fromGroup, receivedAt)).toEqual({
+      ok: false,
+      code: 'invalid_client_id',
+      error:
+        'context.groupId (the Kable clientId, KABLE_CLIENT_ID_FIELD) is not well-formed Unicode: it holds a lone UTF-16 surrogate, which UTF-8 cannot encode',
+    });
+    expect(toKableEvent(track({ context: { groupId: 'acme\ufffd😀' } }), fromGroup, receivedAt)).toMatchObject({
+      ok: true,
+      event: { clientId: 'acme\ufffd😀' },
+    });
+  });
+});

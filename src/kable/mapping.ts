@@ -1,6 +1,6 @@
 import type { PropertyMapping } from '../config/property-mappings.js';
-import type { SegmentMessage } from '../ingest/segment-message.js';
-import { deletePath, getPath, setPath } from './dot-path.js';
+import { idProblem, notFiniteError, type RejectCode, type SegmentMessage } from '../ingest/segment-message.js';
+import { deletePath, getPath, setOwn, setPath } from './dot-path.js';
 import type { KableEvent } from './kable-event.js';
 
 export interface MappingSettings {
@@ -10,19 +10,55 @@ export interface MappingSettings {
 
 export type SkipReason = 'missing_client_id' | 'invalid_client_id';
 
-export type MappingResult = { ok: true; event: KableEvent } | { ok: false; reason: SkipReason };
+/** A track call that cannot be sent as it is: rejected (the sender is told why), like an invalid message. */
+export interface MappingRejection {
+  ok: false;
+  code: Extract<RejectCode, 'invalid_client_id' | 'invalid_number'>;
+  error: string;
+}
+
+export type MappingResult = { ok: true; event: KableEvent } | { ok: false; reason: SkipReason } | MappingRejection;
 
 /**
  * Reads the Kable clientId from a Segment message at the configured dot path.
  * Numbers become strings; absent, null and empty values are missing; objects, arrays and
- * booleans are invalid.
+ * booleans are invalid. A string that is not well-formed Unicode or a number that is not finite
+ * is invalid too, with an `error` saying why: it would reach Kable as another customer's id (or null).
  */
-export function readClientId(message: object, field: string): { ok: true; clientId: string } | { ok: false; reason: SkipReason } {
+export function readClientId(
+  message: object,
+  field: string,
+): { ok: true; clientId: string } | { ok: false; reason: SkipReason; error?: string } {
   const value = getPath(message, field);
   if (value === undefined || value === null || value === '') return { ok: false, reason: 'missing_client_id' };
+  const problem = idProblem(`${field} (the Kable clientId, KABLE_CLIENT_ID_FIELD)`, value);
+  if (problem !== undefined) return { ok: false, reason: 'invalid_client_id', error: problem };
   if (typeof value === 'string') return { ok: true, clientId: value };
-  if (typeof value === 'number' && Number.isFinite(value)) return { ok: true, clientId: String(value) };
+  if (typeof value === 'number') return { ok: true, clientId: String(value) };
   return { ok: false, reason: 'invalid_client_id' };
+}
+
+/**
+ * The dot path (relative to `value`) of the first number that is not finite, or undefined. JSON
+ * has no Infinity: `1e400` parses to it and JSON.stringify would send null. One walk, and no
+ * allocation unless one is found. Bodies are at most 64 levels deep (checked before parsing).
+ */
+export function nonFinitePath(value: unknown): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : '';
+  if (value === null || typeof value !== 'object') return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const inner = nonFinitePath(value[i]);
+      if (inner !== undefined) return inner === '' ? String(i) : `${i}.${inner}`;
+    }
+    return undefined;
+  }
+  // for…in over a parsed JSON object sees its own keys only (an own "__proto__" included).
+  for (const key in value) {
+    const inner = nonFinitePath((value as Record<string, unknown>)[key]);
+    if (inner !== undefined) return inner === '' ? key : `${key}.${inner}`;
+  }
+  return undefined;
 }
 
 /** RFC 3339 in UTC, without a fractional part when it is zero: `2022-01-09T09:32:01Z`. */
@@ -121,8 +157,9 @@ export function mapProperties(
     for (const [key, value] of Object.entries(data)) {
       const target = renames.get(key);
       if (target === undefined) {
-        if (!Object.hasOwn(renamed, key)) renamed[key] = value;
-      } else renamed[target] = value;
+        // setOwn: a property named "__proto__" is data (JSON.parse makes it one), not the prototype.
+        if (!Object.hasOwn(renamed, key)) setOwn(renamed, key, value);
+      } else setOwn(renamed, target, value);
     }
     data = renamed;
   }
@@ -137,7 +174,14 @@ export function mapProperties(
  */
 export function toKableEvent(message: SegmentMessage, settings: MappingSettings, receivedAt: Date, batchSentAt?: unknown): MappingResult {
   const clientId = readClientId(message, settings.clientIdField);
-  if (!clientId.ok) return clientId;
+  if (!clientId.ok) {
+    return clientId.error === undefined
+      ? { ok: false, reason: clientId.reason }
+      : { ok: false, code: 'invalid_client_id', error: clientId.error };
+  }
+  // Everything in `data` comes from `properties`, so one walk of them covers it.
+  const badNumber = nonFinitePath(message.properties);
+  if (badNumber !== undefined) return { ok: false, code: 'invalid_number', error: notFiniteError(`properties.${badNumber}`) };
   return {
     ok: true,
     event: {

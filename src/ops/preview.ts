@@ -18,6 +18,10 @@ export function previewMessage(body: unknown, settings: MappingSettings, now: Da
   // Same decisions, same reason names as IngestService.
   if (message.type !== 'track') return { skipped: { type: message.type, reason: 'not_forwarded' } };
   const mapped = toKableEvent(message, settings, now);
-  if (!mapped.ok) return { skipped: { type: message.type, reason: mapped.reason } };
+  if (!mapped.ok) {
+    return 'code' in mapped
+      ? { invalid: { code: mapped.code, error: mapped.error } }
+      : { skipped: { type: message.type, reason: mapped.reason } };
+  }
   return { wouldSend: mapped.event };
 }
