@@ -131,7 +131,7 @@ describe('cross-origin browser requests to admin endpoints and the dashboard', (
     const edit = await request(h.url)
       .patch(`/admin/queues/api/queues/${QUEUES.delivery}/1/update-data`)
       .set('authorization', BEARER)
-      .send({ data: { source: 'ingest', events: [] } });
+      .send({ jobData: { source: 'ingest', events: [] } });
     expect(edit.status).toBe(403);
     expect(edit.body.message).toBe(
       "the dashboard cannot edit a job's data: it would reach Kable without validation; retry or remove the job, or send a corrected event to the ingest API",
