@@ -24,6 +24,8 @@ export async function createApp(
   const adapter = new FastifyAdapter({
     bodyLimit: LIMITS.batchBytes,
     genReqId: requestId,
+    // analytics-java posts to /v1/import/ (its DEFAULT_PATH ends in a slash).
+    routerOptions: { ignoreTrailingSlash: true },
     // Slow or stalled clients are cut off (SECURITY.md): headers, then the whole request, then idle keep-alive.
     requestTimeout: http.requestTimeoutMs,
     keepAliveTimeout: http.keepAliveTimeoutMs,

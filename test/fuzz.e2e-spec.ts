@@ -1,6 +1,9 @@
 import { Queue } from 'bullmq';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
+import { deflateSync, gzipSync } from 'node:zlib';
+import { ConfigError, loadConfig } from '../src/config/config.js';
+import { toKableEvent } from '../src/kable/mapping.js';
 import type { KableEvent } from '../src/kable/kable-event.js';
 import { decodeJobEvents } from '../src/kable/job-data.js';
 import { QUEUES, type DeliverJobData } from '../src/kable/queues.js';
@@ -14,6 +17,25 @@ import { basicAuth, type Harness, REDIS_URL, startHarness, WRITE_KEY } from './s
  */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
 const SINGLE = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
+const ALIASES = ['t', 'i', 'p', 's', 'g', 'a'] as const;
+const BATCH = ['batch', 'import', 'b'] as const;
+
+/** The same path spelled another way: some characters percent-encoded, as an attacker would to dodge a rule on the raw URL. */
+const spelled = (path: string) =>
+  fc
+    .array(fc.boolean(), { minLength: path.length, maxLength: path.length })
+    .map((flags) => [...path].map((c, i) => (flags[i] ? `%${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c)).join(''));
+
+type Encoding = 'none' | 'gzip' | 'deflate' | 'mislabelled' | 'br';
+const encoding = fc.constantFrom<Encoding>('none', 'none', 'none', 'gzip', 'deflate', 'mislabelled', 'br');
+
+function encode(body: string, how: Encoding): { bytes: Buffer | string; header?: string } {
+  if (how === 'gzip') return { bytes: gzipSync(body), header: 'gzip' };
+  if (how === 'deflate') return { bytes: deflateSync(body), header: 'deflate' };
+  if (how === 'mislabelled') return { bytes: body, header: 'gzip' };
+  if (how === 'br') return { bytes: body, header: 'br' };
+  return { bytes: body };
+}
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 
 // Values that tend to break things: wrong types, empty, huge, special numbers and keys.
@@ -126,10 +148,12 @@ const body = (endpoint: string) =>
     { weight: 1, arbitrary: fc.json({ maxDepth: 4 }).map((j) => j.slice(0, Math.max(0, j.length - 1))) },
   );
 
-const request = fc.constantFrom(...SINGLE, 'batch', 'webhook').chain((endpoint) =>
+const request = fc.constantFrom(...SINGLE, ...ALIASES, ...BATCH, 'webhook').chain((path) =>
   fc.record({
-    endpoint: fc.constant(endpoint),
-    body: body(endpoint),
+    endpoint: fc.constant(path),
+    path: spelled(path),
+    body: body((BATCH as readonly string[]).includes(path) ? 'batch' : path),
+    encoding,
     auth: fc.oneof(
       { weight: 8, arbitrary: fc.constant(basicAuth()) },
       { weight: 1, arbitrary: fc.constant(undefined) },
@@ -153,17 +177,21 @@ describe('fuzz: ingest never answers 5xx and queues only valid events', () => {
     let queued = 0;
     const statuses = new Map<number, number>();
     await fc.assert(
-      fc.asyncProperty(request, async ({ endpoint, body, auth, contentType }) => {
+      fc.asyncProperty(request, async ({ endpoint, path, body, encoding: how, auth, contentType }) => {
         const headers: Record<string, string> = {};
         if (auth !== undefined) headers.authorization = auth;
         if (contentType !== undefined) headers['content-type'] = contentType;
-        const res = await fetch(`${h.url}/v1/${endpoint}`, { method: 'POST', headers, body });
+        const { bytes, header } = encode(body, how);
+        if (header !== undefined) headers['content-encoding'] = header;
+        const res = await fetch(`${h.url}/v1/${path}`, { method: 'POST', headers, body: bytes });
         const text = await res.text();
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         if (res.status >= 500 || res.status < 200 || (res.status >= 300 && res.status < 400)) {
           throw new Error(`HTTP ${res.status} for ${endpoint}: ${text.slice(0, 300)}`);
         }
+        if (res.status === 404) throw new Error(`404 for /v1/${path} (${endpoint}): every spelling of an endpoint reaches it`);
         const answer = JSON.parse(text) as { success?: boolean; queued?: number; message?: unknown; statusCode?: number };
+        if (how === 'br') expect(res.status).toBe(415);
         if (res.status >= 400) {
           expect(answer.statusCode).toBe(res.status);
           expect(typeof answer.message).toBe('string');
@@ -200,4 +228,98 @@ describe('fuzz: ingest never answers 5xx and queues only valid events', () => {
       connection.disconnect();
     }
   }, 180_000);
+});
+
+describe('fuzz: a size limit holds however the path is spelled and however the body is compressed', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ SERVICE_ROLE: 'api' });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('a message over 32 KB on any spelling of a single-call endpoint is 413, never queued', async () => {
+    const big = JSON.stringify({ type: 'track', event: 'API Call', userId: 'c1', properties: { blob: 'x'.repeat(40_000) } });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...SINGLE, ...ALIASES).chain((p) => spelled(p)),
+        fc.constantFrom<Encoding>('none', 'gzip', 'deflate'),
+        async (path, how) => {
+          const { bytes, header } = encode(big, how);
+          const headers: Record<string, string> = { authorization: basicAuth(), 'content-type': 'application/json' };
+          if (header !== undefined) headers['content-encoding'] = header;
+          const res = await fetch(`${h.url}/v1/${path}`, { method: 'POST', headers, body: bytes });
+          expect(res.status).toBe(413);
+          expect(((await res.json()) as { message: string }).message).toMatch(
+            /the limit for \/v1\/(track|identify|page|screen|group|alias)\b/,
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(Number((await h.redis.get(`${h.prefix}:backlog:events`)) ?? 0)).toBe(0);
+  }, 60_000);
+});
+
+describe('fuzz: property mappings from the settings never reach a prototype', () => {
+  const base = { KABLE_API_KEY: 'sk_test.x', KABLE_CLIENT_ID: 'kci_x', SEGMENT_WRITE_KEYS: 'wk' };
+  // Segments a forged setting would use, often; the sources mostly name keys the properties below hold.
+  const segment = fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom('__proto__', 'prototype', 'constructor') },
+    { weight: 4, arbitrary: fc.constantFrom('a', 'b', 'units', 'toString') },
+    { weight: 1, arbitrary: fc.string({ maxLength: 6 }) },
+  );
+  const path = fc.array(segment, { minLength: 1, maxLength: 3 }).map((keys) => keys.join('.'));
+  // A forged mapping: a key the properties hold, moved through a prototype.
+  const forged = fc
+    .tuple(
+      fc.constantFrom('a', 'b', 'units', 'b.units'),
+      fc.constantFrom('__proto__', 'x.__proto__', 'constructor.prototype', 'a.constructor.prototype', 'prototype'),
+      segment,
+    )
+    .map(([from, through, key]) => `${from}:${through}.${key}`);
+  const mappings = fc.oneof(
+    fc.dictionary(path, path, { minKeys: 1, maxKeys: 4 }).map((m) => JSON.stringify(m)),
+    fc.array(fc.tuple(path, path), { minLength: 1, maxLength: 4 }).map((pairs) => pairs.map(([a, b]) => `${a}:${b}`).join(',')),
+    forged,
+    fc.string({ maxLength: 40 }),
+  );
+  const value = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.dictionary(segment, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }));
+  const properties = fc
+    .tuple(
+      fc.record({ a: value, b: value, units: value, ['__proto__']: value }, { requiredKeys: ['a', 'b', 'units'] }),
+      fc.dictionary(segment, value, { maxKeys: 4 }),
+    )
+    .map(([known, more]) => ({ ...more, ...known }));
+
+  it('a setting either stops boot with a line naming the variable, or maps any properties into plain data', () => {
+    const prototypeKeys = Object.getOwnPropertyNames(Object.prototype).sort();
+    fc.assert(
+      fc.property(mappings, fc.oneof({ weight: 4, arbitrary: fc.constant('userId') }, path), (mapping, clientIdField) => {
+        let config;
+        try {
+          config = loadConfig({ ...base, KABLE_PROPERTIES_MAPPINGS: mapping, KABLE_CLIENT_ID_FIELD: clientIdField });
+        } catch (error) {
+          expect(error).toBeInstanceOf(ConfigError);
+          for (const problem of (error as ConfigError).problems)
+            expect(problem).toMatch(/^(KABLE_PROPERTIES_MAPPINGS|KABLE_CLIENT_ID_FIELD) /);
+          return;
+        }
+        fc.assert(
+          fc.property(properties, (raw) => {
+            // Parsed with JSON.parse, as a body is: `__proto__` is then an own key.
+            const parsed = JSON.parse(JSON.stringify(raw)) as Record<string, unknown>;
+            const message = { type: 'track' as const, event: 'API Call', messageId: 'm1', userId: 'c1', properties: parsed };
+            const result = toKableEvent(message, config.kable, new Date('2024-01-01T00:00:00Z'));
+            expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeKeys);
+            if (result.ok) expect(Object.getPrototypeOf(JSON.parse(JSON.stringify(result.event.data)))).toBe(Object.prototype);
+          }),
+          { numRuns: 5 },
+        );
+      }),
+      { numRuns: 400 },
+    );
+    expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeKeys);
+  });
 });
