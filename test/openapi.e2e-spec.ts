@@ -38,12 +38,14 @@ describe('OpenAPI at /docs', () => {
       '/metrics',
       '/v1/audiences',
       '/v1/audiences/sync',
+      '/v1/b',
       '/v1/batch',
       '/v1/dead-letters',
       '/v1/dead-letters/discard',
       '/v1/dead-letters/replay',
       '/v1/dead-letters/{transactionId}',
       '/v1/events/{messageId}',
+      '/v1/import',
       '/v1/preview',
       '/v1/webhook',
       '/v1/{type}',
@@ -55,7 +57,11 @@ describe('OpenAPI at /docs', () => {
     expect(security('/v1/events/{messageId}', 'get')).toEqual([{ admin: [] }]);
     expect(security('/v1/preview', 'post')).toEqual([{ admin: [] }]);
     expect(security('/metrics', 'get')).toBeUndefined();
-    expect(Object.keys(doc.paths['/v1/batch'].post.responses).sort()).toEqual(['200', '400', '401', '413', '503']);
+    for (const path of ['/v1/batch', '/v1/import', '/v1/b']) {
+      expect(Object.keys(doc.paths[path].post.responses).sort()).toEqual(['200', '400', '401', '413', '415', '503']);
+    }
+    const single = doc.paths['/v1/{type}'].post.parameters?.find((p) => p.name === 'type') as { schema?: { enum?: string[] } } | undefined;
+    expect(single?.schema?.enum).toEqual(['track', 'identify', 'page', 'screen', 'group', 'alias', 't', 'i', 'p', 's', 'g', 'a']);
     expect(Object.keys(doc.paths['/v1/events/{messageId}'].get.responses).sort()).toEqual(['200', '401', '404']);
 
     // Every admin route: the admin scheme only, tagged admin, with its 401 and its other error answers.

@@ -34,6 +34,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 const INGEST_ERRORS = ApiErrors({
   401: UNAUTHORIZED,
   413: 'body is 600000 bytes; the limit for /v1/batch is 512000 bytes',
+  415: 'Content-Encoding "br" is not supported: send the body as it is, or with gzip or deflate',
   503: 'the messages could not be stored (Redis is unavailable); nothing was accepted, retry later',
 });
 const INGEST_OK = ApiOkResponse({

@@ -61,7 +61,12 @@ export function setupOpenApi(app: NestFastifyApplication): void {
     .setVersion('1')
     .addBasicAuth({ type: 'http', scheme: 'basic', description: 'Segment write key as the user name, empty password' }, AUTH.writeKey)
     .addApiKey(
-      { type: 'apiKey', in: 'header', name: 'X-Signature', description: 'Hex HMAC-SHA1 of the body keyed by SEGMENT_SHARED_SECRET' },
+      {
+        type: 'apiKey',
+        in: 'header',
+        name: 'X-Segment-Signature',
+        description: 'Hex HMAC-SHA1 of the body as sent, keyed by SEGMENT_SHARED_SECRET (X-Signature is read too)',
+      },
       AUTH.signature,
     )
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' }, AUTH.admin)
