@@ -1,15 +1,13 @@
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import request from 'supertest';
 import { QUEUES } from '../src/kable/queues.js';
+import { launchChromium } from './support/browser.js';
 import { basicAuth, type Harness, sleep, startHarness, track, waitFor } from './support/harness.js';
 
-// Debian's Chromium (apt-get install chromium). This test never skips: CI installs Chromium.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ADMIN_TOKEN = 'admin-token-for-csrf-browser-test-0123456789';
 const VICTIM = 'csrf-victim';
 const FORGED = 'csrf-forged-event';
@@ -57,25 +55,14 @@ describe('cross-site request forgery against a browser logged in to the dashboar
   const deadLetter = () => request(h.url).get(`/v1/dead-letters/${VICTIM}`).set('authorization', `Bearer ${ADMIN_TOKEN}`);
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`this browser test needs Chromium at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    }
     h = await startHarness({ ADMIN_TOKEN });
     attacker = createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(attackerPage(req.url, h.url));
     });
     await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
     attackerUrl = `http://localhost:${(attacker.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // Only the two local servers resolve: nothing leaves this machine (the dashboard asks for web fonts).
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
-      ],
-    });
+    // Only the two local servers resolve: nothing leaves this machine (the dashboard asks for web fonts).
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

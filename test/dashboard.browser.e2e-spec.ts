@@ -1,33 +1,22 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import request from 'supertest';
 import { QUEUES } from '../src/kable/queues.js';
+import { launchChromium } from './support/browser.js';
 import { basicAuth, type Harness, startHarness, track } from './support/harness.js';
 
-// Debian's Chromium (apt-get install chromium); .ci/run installs it when it can.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ADMIN_TOKEN = 'admin-token-for-browser-test-0123456789';
 const ARTIFACTS = join(process.cwd(), 'test', 'artifacts');
-const hasChromium = existsSync(CHROMIUM);
-
-if (!hasChromium) {
-  console.warn(`SKIPPED: the queue dashboard browser test needs Chromium at ${CHROMIUM} (apt-get install chromium).`);
-}
-
-(hasChromium ? describe : describe.skip)('queue dashboard in a real browser', () => {
+describe('queue dashboard in a real browser', () => {
   let h: Harness;
   let browser: Browser;
 
   beforeAll(async () => {
     h = await startHarness({ ADMIN_TOKEN });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
