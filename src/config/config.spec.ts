@@ -118,6 +118,29 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads the event selection (KABLE_EVENTS) and the event name key (KABLE_EVENT_NAME_KEY); unset: every event, no name', () => {
+    expect(loadConfig(base).kable).toMatchObject({ events: undefined, eventNameKey: undefined });
+    expect(loadConfig({ ...base, KABLE_EVENTS: 'API Call, Storage *', KABLE_EVENT_NAME_KEY: 'meta.event' }).kable).toMatchObject({
+      events: ['API Call', 'Storage *'],
+      eventNameKey: 'meta.event',
+    });
+    // An empty variable is unset, as for every setting.
+    expect(loadConfig({ ...base, KABLE_EVENTS: '  ' }).kable.events).toBeUndefined();
+  });
+
+  it.each([
+    [{ KABLE_EVENTS: ',' }, 'KABLE_EVENTS must list at least one event name'],
+    [{ KABLE_EVENTS: ' , , ' }, 'KABLE_EVENTS must list at least one event name'],
+    [{ KABLE_EVENTS: 'API Call,,Storage *' }, 'KABLE_EVENTS has an empty event name at position 2'],
+    [{ KABLE_EVENT_NAME_KEY: '__proto__' }, 'KABLE_EVENT_NAME_KEY has the segment "__proto__"'],
+    [{ KABLE_EVENT_NAME_KEY: 'meta.prototype.x' }, 'KABLE_EVENT_NAME_KEY has the segment "prototype"'],
+    [{ KABLE_EVENT_NAME_KEY: 'meta..event' }, 'KABLE_EVENT_NAME_KEY is not a dot path'],
+  ])('stops at boot on a bad event setting: %j', (env, expected) => {
+    const found = problems({ ...base, ...env });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain(expected);
+  });
+
   it('never echoes a secret value in its messages', () => {
     const secret = 'super-secret-admin';
     const error = (() => {

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import { IsIn, IsNotEmpty, IsOptional, IsString, Matches, MinLength, validateSync } from 'class-validator';
 import { formatDuration, parseDuration } from './duration.js';
+import { parseEventNameKey, parseEventSelection } from '../kable/event-selection.js';
 import { isDotPath, parsePropertyMappings, type PropertyMapping } from './property-mappings.js';
 
 /** Which parts of the service this process runs. */
@@ -330,8 +331,8 @@ export function loadConfig(env: Env): AppConfig {
       retryMaxDelayMs: duration('KABLE_RETRY_MAX_DELAY', '5m', 100, 86_400_000),
       maxInFlight: int('KABLE_MAX_IN_FLIGHT', 8, 1, 64),
       maxRequestBytes: int('KABLE_MAX_REQUEST_BYTES', 4 * 1024 * 1024, 65_536, 100 * 1024 * 1024),
-      events: undefined, // KABLE_EVENTS: parsed with the event selection (issue 14)
-      eventNameKey: undefined,
+      events: parseEventSelection(raw.KABLE_EVENTS, problems), // KABLE_EVENTS: the event selection (issue 14)
+      eventNameKey: parseEventNameKey(raw.KABLE_EVENT_NAME_KEY, problems),
     },
     segment: {
       writeKeys,

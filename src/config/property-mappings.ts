@@ -20,7 +20,7 @@ export function isDotPath(text: string): boolean {
 }
 
 /** Why `text` is not a dot path, for an error message that names the setting. */
-function dotPathProblem(text: string): string {
+export function dotPathProblem(text: string): string {
   const reserved = reservedSegment(text);
   if (DOT_PATH.test(text) && reserved !== undefined) {
     return `has the segment "${reserved}", which could reach an object's prototype; rename it (__proto__, prototype and constructor are refused)`;

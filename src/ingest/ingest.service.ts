@@ -3,17 +3,17 @@ import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { DeliveryProducer } from '../kable/delivery.producer.js';
 import type { KableEvent } from '../kable/kable-event.js';
-import { toKableEvent } from '../kable/mapping.js';
 import type { Redis } from 'ioredis';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { REDIS } from '../redis/redis.module.js';
 import { withTimeout } from '../redis/with-timeout.js';
 import { EngageService } from '../engage/engage.service.js';
-import { classifyMembership, type Membership } from '../engage/membership.js';
+import type { Membership } from '../engage/membership.js';
 import { receivedValue } from '../ops/event-trace.js';
 import { DedupStore } from './dedup.store.js';
 import { GroupCommitter } from './group-commit.js';
-import { isPlainObject, isWellFormed, type MessageType, type RejectCode, validateMessage } from './segment-message.js';
+import { decideMessage, type DecisionContext, type DecisionSettings, decisionSettings } from './decision.js';
+import { isPlainObject, isWellFormed, type MessageType, type RejectCode } from './segment-message.js';
 
 export interface Rejection {
   index: number;
@@ -56,6 +56,8 @@ export class StorageUnavailableError extends Error {}
 export class IngestService {
   private readonly logger = new Logger('Ingest');
   private readonly committer: GroupCommitter<StoreRequest, number>;
+  /** The settings each message is decided by, compiled once (KABLE_EVENTS). */
+  private readonly settings: DecisionSettings;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -65,6 +67,7 @@ export class IngestService {
     @Inject(REDIS) private readonly redis: Redis,
     private readonly engage: EngageService,
   ) {
+    this.settings = decisionSettings(config.kable);
     this.committer = new GroupCommitter((requests) => this.store(requests), {
       maxInFlight: GROUP_IN_FLIGHT,
       maxWeight: GROUP_MAX_EVENTS,
@@ -90,40 +93,46 @@ export class IngestService {
     // Fields a /v1/batch body sets for all its messages; analytics-node sets none.
     const shared = input.shared && Object.values(input.shared).some(isPlainObject) ? input.shared : undefined;
 
-    messages.forEach((raw, index) => {
-      const merged = shared ? withShared(raw, shared) : raw;
-      const reject = (code: RejectCode, error: string) => {
-        const messageId = (raw as { messageId?: unknown } | null)?.messageId;
-        rejected.push({ index, messageId: typeof messageId === 'string' ? messageId.slice(0, 100) : undefined, code, error });
-        this.metrics.rejected.inc({ reason: code });
-        // An id that is not well-formed Unicode would share its Redis key with another id.
-        if (traced && typeof messageId === 'string' && messageId !== '' && messageId.length <= 100 && isWellFormed(messageId)) {
-          notes.push([messageId, JSON.stringify({ stage: 'rejected', at: now, code, error })]);
-        }
-      };
-      const result = validateMessage(merged, input.defaultType, input.sizes?.[index]);
-      if (!result.ok) return reject(result.code, result.error);
-      const message = result.message;
-      const skip = (reason: string) => {
-        skipped += 1;
-        this.metrics.skipped.inc({ type: message.type, reason });
-        if (traced) notes.push([message.messageId, JSON.stringify({ stage: 'skipped', at: now, type: message.type, reason })]);
-      };
-      // Engage audience membership is state synced on a schedule (src/engage), never a usage event.
-      const engage = classifyMembership(message, this.config.kable.clientIdField, receivedAt);
-      // A browser's write key is public: anyone could write membership with it.
-      if (engage.kind === 'membership')
-        return input.fromBrowser ? skip('membership_from_browser') : void memberships.push(engage.membership);
-      if (engage.kind === 'skip') return skip(engage.reason);
-      if (message.type !== 'track') return skip('not_forwarded');
-      const mapped = toKableEvent(message, this.config.kable, receivedAt, input.batchSentAt);
-      if (!mapped.ok) return 'code' in mapped ? reject(mapped.code, mapped.error) : skip(mapped.reason);
-      if (inRequest.has(message.messageId)) {
-        deduplicated += 1;
-        return;
+    const reject = (index: number, raw: unknown, code: RejectCode, error: string) => {
+      const messageId = (raw as { messageId?: unknown } | null)?.messageId;
+      rejected.push({ index, messageId: typeof messageId === 'string' ? messageId.slice(0, 100) : undefined, code, error });
+      this.metrics.rejected.inc({ reason: code });
+      // An id that is not well-formed Unicode would share its Redis key with another id.
+      if (traced && typeof messageId === 'string' && messageId !== '' && messageId.length <= 100 && isWellFormed(messageId)) {
+        notes.push([messageId, JSON.stringify({ stage: 'rejected', at: now, code, error })]);
       }
-      inRequest.add(message.messageId);
-      candidates.push(mapped.event);
+    };
+    const ctx: DecisionContext = {
+      receivedAt,
+      defaultType: input.defaultType,
+      batchSentAt: input.batchSentAt,
+      fromBrowser: input.fromBrowser,
+    };
+
+    messages.forEach((raw, index) => {
+      const decision = decideMessage(shared ? withShared(raw, shared) : raw, this.settings, ctx, input.sizes?.[index]);
+      switch (decision.kind) {
+        case 'rejected':
+          return reject(index, raw, decision.code, decision.error);
+        case 'skipped': {
+          const { messageId, type, reason } = decision;
+          skipped += 1;
+          this.metrics.skipped.inc({ type, reason });
+          if (traced) notes.push([messageId, JSON.stringify({ stage: 'skipped', at: now, type, reason })]);
+          return;
+        }
+        case 'membership':
+          return void memberships.push(decision.membership);
+        case 'event': {
+          const { transactionId } = decision.event;
+          if (inRequest.has(transactionId)) {
+            deduplicated += 1;
+            return;
+          }
+          inRequest.add(transactionId);
+          candidates.push(decision.event);
+        }
+      }
     });
 
     // Fail fast when Redis is not connected (BullMQ's add would wait for it), and never wait

@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { AdminGuard } from '../http/admin.guard.js';
 import { HttpError } from '../http/http-error.js';
+import { decisionSettings } from '../ingest/decision.js';
 import { type EventTrace, EventTraceStore } from './event-trace.js';
 import { ApiErrors, AUTH, KABLE_EVENT_EXAMPLE, TRACK_EXAMPLE } from './openapi.js';
 import { type Preview, previewMessage } from './preview.js';
@@ -81,13 +82,20 @@ export class OpsController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Preview a mapping: the Kable event a Segment message would become under the current settings, with no side effect',
-    description: 'Nothing is stored or sent. A message without `type` is read as a track call.',
+    description:
+      'Nothing is stored or sent. Ingest makes the same decision: the Kable event (wouldSend, with notes when KABLE_EVENT_NAME_KEY replaced a property), Engage audience membership (membership), a skip with its reason (skipped: event_not_selected, not_forwarded, missing_client_id, …) or a rejection (invalid). A message without `type` is read as a track call.',
   })
   @ApiBody({ schema: { type: 'object' }, examples: { track: { value: TRACK_EXAMPLE } } })
   @ApiOkResponse({
     examples: {
       wouldSend: { summary: 'would send', value: { wouldSend: KABLE_EVENT_EXAMPLE } },
-      skipped: { summary: 'would skip', value: { skipped: { type: 'track', reason: 'missing_client_id' } } },
+      membership: {
+        summary: 'Engage audience membership (stored for the next audience sync)',
+        value: {
+          membership: { audience: 'order_completed_last_30days', type: 'identify', clientId: 'u123', member: true, at: 1641720721000 },
+        },
+      },
+      skipped: { summary: 'would skip', value: { skipped: { type: 'track', reason: 'event_not_selected' } } },
       invalid: {
         summary: 'invalid',
         value: { invalid: { code: 'missing_event', error: 'event is required on a track call (a non-empty string)' } },
@@ -95,6 +103,7 @@ export class OpsController {
     },
   })
   preview(@Body() body: unknown, @Req() req: FastifyRequest & { rawBody?: Buffer }): Preview {
-    return previewMessage(body, this.config.kable, new Date(), req.rawBody?.length);
+    // Compiled per call: the preview is an admin's tool, not the hot path.
+    return previewMessage(body, decisionSettings(this.config.kable), new Date(), req.rawBody?.length);
   }
 }

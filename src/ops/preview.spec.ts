@@ -1,3 +1,4 @@
+import { decisionSettings } from '../ingest/decision.js';
 import { previewMessage } from './preview.js';
 
 const settings = { clientIdField: 'userId', propertyMappings: [{ from: 'segmentX', to: 'kableX' }] };
@@ -41,5 +42,50 @@ describe('previewMessage', () => {
       invalid: { code: 'missing_event', error: 'event is required on a track call (a non-empty string)' },
     });
     expect(previewMessage([1], settings, now)).toEqual({ invalid: { code: 'not_an_object', error: 'message must be a JSON object' } });
+  });
+});
+
+describe('previewMessage: the decision ingest makes', () => {
+  const personas = { computation_class: 'audience', computation_key: 'order_completed_last_30days' };
+
+  it('shows Engage audience membership as membership, as ingest stores it (identify and Audience Entered)', () => {
+    const identify = {
+      type: 'identify',
+      userId: 'u1',
+      messageId: 'i1',
+      traits: { order_completed_last_30days: true },
+      context: { personas },
+    };
+    expect(previewMessage(identify, settings, now)).toMatchObject({
+      membership: { audience: 'order_completed_last_30days', clientId: 'u1', member: true, at: now.getTime() },
+    });
+    const entered = {
+      type: 'track',
+      event: 'Audience Entered',
+      userId: 'u1',
+      messageId: 't1',
+      properties: { audience_key: 'order_completed_last_30days', order_completed_last_30days: false },
+      context: { personas },
+    };
+    expect(previewMessage(entered, settings, now)).toMatchObject({ membership: { clientId: 'u1', member: false } });
+  });
+
+  it('shows event_not_selected, the event name in data and the note when it replaced a property', () => {
+    const selected = decisionSettings({ ...settings, events: ['API Call'], eventNameKey: 'event' });
+    expect(previewMessage({ event: 'Page Viewed', userId: 'c1', messageId: 'm5' }, selected, now)).toEqual({
+      skipped: { type: 'track', reason: 'event_not_selected' },
+    });
+    expect(previewMessage({ event: 'API Call', userId: 'c1', messageId: 'm6', properties: { event: 'x' } }, selected, now)).toEqual({
+      wouldSend: { clientId: 'c1', timestamp: '2026-01-02T03:04:05Z', transactionId: 'm6', data: { event: 'API Call' } },
+      notes: [expect.stringContaining('KABLE_EVENT_NAME_KEY: the event name replaced the value at data.event')],
+    });
+  });
+
+  it('shows a value Kable cannot receive as invalid', () => {
+    expect(
+      previewMessage({ event: 'API Call', userId: 'c1', messageId: 'm7', properties: { units: Infinity } }, settings, now),
+    ).toMatchObject({
+      invalid: { code: 'invalid_number', error: expect.stringContaining('properties.units is not a finite number') },
+    });
   });
 });

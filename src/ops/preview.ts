@@ -1,27 +1,36 @@
-import { type RejectCode, validateMessage } from '../ingest/segment-message.js';
+import type { Membership } from '../engage/membership.js';
+import { decideMessage, type DecisionSettings } from '../ingest/decision.js';
+import type { RejectCode } from '../ingest/segment-message.js';
 import type { KableEvent } from '../kable/kable-event.js';
-import { type MappingSettings, toKableEvent } from '../kable/mapping.js';
 
 export type Preview =
-  { wouldSend: KableEvent } | { skipped: { type: string; reason: string } } | { invalid: { code: RejectCode; error: string } };
+  | { wouldSend: KableEvent; notes?: string[] }
+  | { membership: Membership }
+  | { skipped: { type: string; reason: string } }
+  | { invalid: { code: RejectCode; error: string } };
 
 /**
  * What ingest would do with one Segment message under the given settings, with no side effect:
- * the Kable event it would send, why it would skip it, or why it would reject it. A message
- * without `type` is read as a track call.
+ * the Kable event it would send, the Engage audience membership it would store, why it would
+ * skip it, or why it would reject it. The decision is ingest's own (decideMessage). A message
+ * without `type` is read as a track call; the preview is an admin's call, not a browser's.
  */
-export function previewMessage(body: unknown, settings: MappingSettings, now: Date, bytes?: number): Preview {
+export function previewMessage(body: unknown, settings: DecisionSettings, now: Date, bytes?: number): Preview {
   const hasType = body !== null && typeof body === 'object' && 'type' in body;
-  const result = validateMessage(body, hasType ? undefined : 'track', bytes);
-  if (!result.ok) return { invalid: { code: result.code, error: result.error } };
-  const { message } = result;
-  // Same decisions, same reason names as IngestService.
-  if (message.type !== 'track') return { skipped: { type: message.type, reason: 'not_forwarded' } };
-  const mapped = toKableEvent(message, settings, now);
-  if (!mapped.ok) {
-    return 'code' in mapped
-      ? { invalid: { code: mapped.code, error: mapped.error } }
-      : { skipped: { type: message.type, reason: mapped.reason } };
+  const decision = decideMessage(
+    body,
+    settings,
+    { receivedAt: now, defaultType: hasType ? undefined : 'track', fromBrowser: false },
+    bytes,
+  );
+  switch (decision.kind) {
+    case 'rejected':
+      return { invalid: { code: decision.code, error: decision.error } };
+    case 'skipped':
+      return { skipped: { type: decision.type, reason: decision.reason } };
+    case 'membership':
+      return { membership: decision.membership };
+    case 'event':
+      return decision.notes === undefined ? { wouldSend: decision.event } : { wouldSend: decision.event, notes: decision.notes };
   }
-  return { wouldSend: mapped.event };
 }
