@@ -62,19 +62,19 @@ describe('OpenAPI at /docs', () => {
     }
     const single = doc.paths['/v1/{type}'].post.parameters?.find((p) => p.name === 'type') as { schema?: { enum?: string[] } } | undefined;
     expect(single?.schema?.enum).toEqual(['track', 'identify', 'page', 'screen', 'group', 'alias', 't', 'i', 'p', 's', 'g', 'a']);
-    expect(Object.keys(doc.paths['/v1/events/{messageId}'].get.responses).sort()).toEqual(['200', '401', '404']);
+    expect(Object.keys(doc.paths['/v1/events/{messageId}'].get.responses).sort()).toEqual(['200', '401', '403', '404']);
 
     // Every admin route: the admin scheme only, tagged admin, with its 401 and its other error answers.
     const adminRoutes: Array<[string, string, string[]]> = [
-      ['/v1/events/{messageId}', 'get', ['200', '401', '404']],
-      ['/v1/preview', 'post', ['200', '401']],
-      ['/v1/dead-letters', 'get', ['200', '400', '401']],
-      ['/v1/dead-letters/{transactionId}', 'get', ['200', '401', '404']],
-      ['/v1/dead-letters/{transactionId}', 'delete', ['200', '401', '404']],
-      ['/v1/dead-letters/replay', 'post', ['200', '400', '401']],
-      ['/v1/dead-letters/discard', 'post', ['200', '400', '401']],
-      ['/v1/audiences', 'get', ['200', '401']],
-      ['/v1/audiences/sync', 'post', ['200', '401', '500']],
+      ['/v1/events/{messageId}', 'get', ['200', '401', '403', '404']],
+      ['/v1/preview', 'post', ['200', '401', '403']],
+      ['/v1/dead-letters', 'get', ['200', '400', '401', '403']],
+      ['/v1/dead-letters/{transactionId}', 'get', ['200', '401', '403', '404']],
+      ['/v1/dead-letters/{transactionId}', 'delete', ['200', '401', '403', '404']],
+      ['/v1/dead-letters/replay', 'post', ['200', '400', '401', '403']],
+      ['/v1/dead-letters/discard', 'post', ['200', '400', '401', '403']],
+      ['/v1/audiences', 'get', ['200', '401', '403']],
+      ['/v1/audiences/sync', 'post', ['200', '401', '403', '500']],
     ];
     for (const [path, method, statuses] of adminRoutes) {
       const operation = doc.paths[path][method];
@@ -89,6 +89,10 @@ describe('OpenAPI at /docs', () => {
         statusCode: 401,
         error: 'Unauthorized',
         message: 'missing or wrong admin token: send "Authorization: Bearer <ADMIN_TOKEN>"',
+      });
+      expect(operation.responses['403'].content?.['application/json'].example).toMatchObject({
+        statusCode: 403,
+        message: expect.stringMatching(/^cross-origin request refused: /),
       });
     }
     // Every admin route is in that list: a new one must be documented and listed here.

@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard } from '../http/admin.guard.js';
-import { ApiErrors, AUTH } from '../ops/openapi.js';
+import { ApiErrors, AUTH, ADMIN_ERRORS } from '../ops/openapi.js';
 import { EngageService } from './engage.service.js';
 
 const AUDIENCE = 'order_completed_last_30days';
@@ -18,7 +18,7 @@ const REPORT_EXAMPLE = {
 /** Admin API for Engage audiences (ADMIN_TOKEN as `Authorization: Bearer <token>`). */
 @ApiTags('admin')
 @ApiBearerAuth(AUTH.admin)
-@ApiErrors({ 401: 'missing or wrong admin token: send "Authorization: Bearer <ADMIN_TOKEN>"' })
+@ADMIN_ERRORS
 @Controller('v1/audiences')
 @UseGuards(AdminGuard)
 export class EngageController {

@@ -2,7 +2,7 @@ import { applyDecorators, Body, Controller, Delete, Get, HttpCode, Param, Post, 
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { AdminGuard } from '../http/admin.guard.js';
 import { HttpError } from '../http/http-error.js';
-import { ApiErrors, AUTH, KABLE_EVENT_EXAMPLE } from '../ops/openapi.js';
+import { ApiErrors, AUTH, KABLE_EVENT_EXAMPLE, ADMIN_ERRORS } from '../ops/openapi.js';
 import { type DeadLetterSelection, MAX_IDS_PER_CALL, parseFilter, parseSelection } from './dead-letter.filter.js';
 import { DeadLetterService, MAX_PER_CALL } from './dead-letter.service.js';
 import { DeadLetterStore } from './dead-letter.store.js';
@@ -122,7 +122,7 @@ const SELECTION_ERRORS = ApiErrors({ 400: `say exactly one of transactionIds, a 
  */
 @ApiTags('admin')
 @ApiBearerAuth(AUTH.admin)
-@ApiErrors({ 401: 'missing or wrong admin token: send "Authorization: Bearer <ADMIN_TOKEN>"' })
+@ADMIN_ERRORS
 @Controller('v1/dead-letters')
 @UseGuards(AdminGuard)
 export class DeadLetterController {

@@ -2,6 +2,7 @@ import { applyDecorators } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiResponse, DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { STATUS_CODES } from 'node:http';
+import { CROSS_ORIGIN_REFUSED } from '../http/cross-origin.js';
 
 /** Security scheme names used by the controllers' decorators. */
 export const AUTH = { writeKey: 'writeKey', signature: 'signature', admin: 'admin' } as const;
@@ -44,6 +45,12 @@ export function ApiErrors(errors: Record<number, string>): MethodDecorator & Cla
     ),
   );
 }
+
+/** The answers every admin endpoint can give before its own: no or a wrong token, a cross-site browser request. */
+export const ADMIN_ERRORS = ApiErrors({
+  401: 'missing or wrong admin token: send "Authorization: Bearer <ADMIN_TOKEN>"',
+  403: CROSS_ORIGIN_REFUSED,
+});
 
 /** OpenAPI document at /docs-json, Swagger UI at /docs. Built on first request. */
 export function setupOpenApi(app: NestFastifyApplication): void {

@@ -7,13 +7,13 @@ import { AdminGuard } from '../http/admin.guard.js';
 import { HttpError } from '../http/http-error.js';
 import { decisionSettings } from '../ingest/decision.js';
 import { type EventTrace, EventTraceStore } from './event-trace.js';
-import { ApiErrors, AUTH, KABLE_EVENT_EXAMPLE, TRACK_EXAMPLE } from './openapi.js';
+import { ApiErrors, AUTH, KABLE_EVENT_EXAMPLE, TRACK_EXAMPLE, ADMIN_ERRORS } from './openapi.js';
 import { type Preview, previewMessage } from './preview.js';
 
 /** Admin tools for operators: trace one event, preview a mapping. */
 @ApiTags('admin')
 @ApiBearerAuth(AUTH.admin)
-@ApiErrors({ 401: 'missing or wrong admin token: send "Authorization: Bearer <ADMIN_TOKEN>"' })
+@ADMIN_ERRORS
 @Controller('v1')
 @UseGuards(AdminGuard)
 export class OpsController {

@@ -22,6 +22,19 @@ describe('previewMessage', () => {
     ).toEqual({ wouldSend: { clientId: 'c1', timestamp: '2022-01-09T09:32:01Z', transactionId: 'm1', data: { kableX: 1, n: 2 } } });
   });
 
+  it('shows the timestamp as Segment computes it for a skewed device clock (receivedAt - (sentAt - originalTimestamp))', () => {
+    const skewed = {
+      event: 'API Call',
+      userId: 'c1',
+      messageId: 'm-skew',
+      originalTimestamp: '2026-01-02T04:00:00Z',
+      sentAt: '2026-01-02T04:00:10Z',
+    };
+    expect(previewMessage(skewed, settings, now)).toEqual({
+      wouldSend: { clientId: 'c1', timestamp: '2026-01-02T03:03:55Z', transactionId: 'm-skew', data: {} },
+    });
+  });
+
   it('reads a message without type as a track call and stamps it with now when it has no timestamp', () => {
     expect(previewMessage({ event: 'API Call', userId: 42, messageId: 'm2' }, settings, now)).toEqual({
       wouldSend: { clientId: '42', timestamp: '2026-01-02T03:04:05Z', transactionId: 'm2', data: {} },
