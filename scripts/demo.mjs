@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import { KableEmulator } from '../dist/kable/kable-emulator.js';
+import { KableEmulator } from '../dist-tools/kable-emulator.js';
 import { startFlags } from '../bench/lib/procs.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

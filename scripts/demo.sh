@@ -7,6 +7,6 @@ if [ ! -d node_modules ]; then
   echo "==> npm ci (first run)"
   npm ci --no-audit --no-fund
 fi
-echo "==> npm run build"
-npm run build --silent
+echo "==> npm run build (and the Kable emulator: build:tools)"
+npm run build --silent && npm run build:tools --silent
 exec bash scripts/with-redis.sh node scripts/demo.mjs

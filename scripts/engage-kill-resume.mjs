@@ -14,7 +14,7 @@ const AUDIENCE = 'order_completed_last_30days';
 
 if (process.argv[2] === '--service') {
   const { createApp } = await import('../dist/app.setup.js');
-  const { loadConfig } = await import('../dist/config/config.js');
+  const { loadConfig } = await import('../dist/platform/config/config.js');
   const config = loadConfig({ ...process.env, SEGMENT_WRITE_KEYS: WRITE_KEY, ADMIN_TOKEN, LOG_LEVEL: 'warn' });
   const app = await createApp(config, { logger: ['error', 'warn'] });
   await app.listen({ port: 0, host: '127.0.0.1' });

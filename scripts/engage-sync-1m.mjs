@@ -35,7 +35,7 @@ if (process.argv[2] === '--kable') {
 
 async function main() {
   const { createApp } = await import('../dist/app.setup.js');
-  const { loadConfig } = await import('../dist/config/config.js');
+  const { loadConfig } = await import('../dist/platform/config/config.js');
   const { EngageService } = await import('../dist/engage/engage.service.js');
   const { Redis } = await import('ioredis');
 

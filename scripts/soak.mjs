@@ -16,7 +16,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { KableEmulator } from '../dist/kable/kable-emulator.js';
+import { KableEmulator } from '../dist-tools/kable-emulator.js';
 import { startFlags } from '../bench/lib/procs.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 3);

@@ -2,17 +2,17 @@ import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
-import type { AppConfig } from './config/config.js';
-import { AppConfigModule } from './config/config.module.js';
+import type { AppConfig } from './platform/config/config.js';
+import { AppConfigModule } from './platform/config/config.module.js';
 import { EngageModule } from './engage/engage.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IngestModule } from './ingest/ingest.module.js';
-import { DeadLetterModule } from './kable/dead-letter.module.js';
-import { KableModule } from './kable/kable.module.js';
-import { MetricsModule } from './metrics/metrics.module.js';
-import { loggerModule } from './ops/logging.js';
-import { OpsModule } from './ops/ops.module.js';
-import { REDIS, RedisModule } from './redis/redis.module.js';
+import { DeadLetterModule } from './admin/dead-letter.module.js';
+import { KableModule } from './delivery/delivery.module.js';
+import { MetricsModule } from './platform/metrics/metrics.module.js';
+import { loggerModule } from './platform/logging/logging.js';
+import { OpsModule } from './admin/ops.module.js';
+import { REDIS, RedisModule } from './platform/redis/redis.module.js';
 
 /**
  * SERVICE_ROLE decides what runs here: `all` (API + worker, the default), `api` (ingest and admin

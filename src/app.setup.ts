@@ -3,17 +3,17 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Logger, PinoLogger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module.js';
-import type { AppConfig } from './config/config.js';
-import { HttpExceptionFilter } from './http/http-exception.filter.js';
-import { registerCors } from './http/cors.js';
-import { configureBodyParsing } from './http/request-body.js';
-import { LIMITS } from './ingest/segment-message.js';
-import { logRequest, requestId } from './ops/logging.js';
-import { setupOpenApi } from './ops/openapi.js';
-import { mountQueueDashboard } from './ops/queue-dashboard.js';
+import type { AppConfig } from './platform/config/config.js';
+import { HttpExceptionFilter } from './platform/http/http-exception.filter.js';
+import { registerCors } from './platform/http/cors.js';
+import { configureBodyParsing } from './platform/http/request-body.js';
+import { LIMITS } from './segment/segment-message.js';
+import { logRequest, requestId } from './platform/logging/logging.js';
+import { setupOpenApi } from './platform/openapi/openapi.js';
+import { mountQueueDashboard } from './admin/queue-dashboard.js';
 
 /**
- * Builds the app. Logs go through pino (src/ops/logging.ts) to stdout, or to `logStream` (tests);
+ * Builds the app. Logs go through pino (src/platform/logging/logging.ts) to stdout, or to `logStream` (tests);
  * `logger: false` silences them.
  */
 export async function createApp(
@@ -48,7 +48,7 @@ export async function createApp(
     void reply.header('x-request-id', request.id);
     done();
   });
-  // One log line per answered request (src/ops/logging.ts), written by the root logger.
+  // One log line per answered request (src/platform/logging/logging.ts), written by the root logger.
   fastify.addHook('onResponse', (request, reply, done) => {
     logRequest(PinoLogger.root, {
       id: String(request.id),

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { createApp } from './app.setup.js';
-import { ConfigError, loadConfig, type AppConfig } from './config/config.js';
+import { ConfigError, loadConfig, type AppConfig } from './platform/config/config.js';
 
 async function main(): Promise<void> {
   // A local .env is read if present; real environment variables win.

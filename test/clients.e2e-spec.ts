@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { gunzipSync } from 'node:zlib';
 import Rudder from '@rudderstack/rudder-sdk-node';
 import { request } from 'undici';
-import type { KableEvent } from '../src/kable/kable-event.js';
+import type { KableEvent } from '../src/segment/kable-event.js';
 import { goBatch, javaImport, pythonBatch, rubyImport, type WireBatch, type WireRequest } from './fixtures/wire/libraries.js';
 import { type Harness, sleep, startHarness, waitFor, WRITE_KEY } from './support/harness.js';
 

@@ -4,7 +4,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import type { Browser, BrowserContext } from 'playwright-core';
 import request from 'supertest';
-import { QUEUES } from '../src/kable/queues.js';
+import { QUEUES } from '../src/delivery/queues.js';
 import { launchChromium } from './support/browser.js';
 import { basicAuth, type Harness, sleep, startHarness, track, waitFor } from './support/harness.js';
 

@@ -1,7 +1,7 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import request from 'supertest';
-import { QUEUES } from '../src/kable/queues.js';
+import { QUEUES } from '../src/delivery/queues.js';
 import { basicAuth, type Harness, startHarness, track, waitFor } from './support/harness.js';
 
 const ADMIN_TOKEN = 'admin-token-for-cross-origin-0123456789';
@@ -161,7 +161,7 @@ describe('cross-origin browser requests to admin endpoints and the dashboard', (
     expect(page.headers['content-security-policy']).toBe("frame-ancestors 'none'");
   });
 
-  // Browser pages on other origins may send to ingest only as CORS_ORIGINS allows (src/http/cors.ts).
+  // Browser pages on other origins may send to ingest only as CORS_ORIGINS allows (src/platform/http/cors.ts).
   it('leaves ingest alone: the cross-origin rule of admin endpoints does not apply to it', async () => {
     const res = await request(h.url)
       .post('/v1/track')

@@ -4,7 +4,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import type { Browser } from 'playwright-core';
 import request from 'supertest';
-import { QUEUES } from '../src/kable/queues.js';
+import { QUEUES } from '../src/delivery/queues.js';
 import { launchChromium } from './support/browser.js';
 import { basicAuth, type Harness, startHarness, track } from './support/harness.js';
 

@@ -1,6 +1,6 @@
 import request from 'supertest';
-import { type DeadLetter, DeadLetterStore, type StoredDeadLetter } from '../src/kable/dead-letter.store.js';
-import { KableEmulator } from '../src/kable/kable-emulator.js';
+import { type DeadLetter, DeadLetterStore, type StoredDeadLetter } from '../src/delivery/dead-letter.store.js';
+import { KableEmulator } from '../tools/kable-emulator.js';
 import { basicAuth, type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, startHarness, track, waitFor, WRITE_KEY } from './support/harness.js';
 
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef';

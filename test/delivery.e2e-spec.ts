@@ -1,6 +1,6 @@
 import request from 'supertest';
-import { KableDeliveryWorker } from '../src/kable/kable-delivery.worker.js';
-import { KableEmulator } from '../src/kable/kable-emulator.js';
+import { KableDeliveryWorker } from '../src/delivery/delivery.worker.js';
+import { KableEmulator } from '../tools/kable-emulator.js';
 import { basicAuth, type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, sleep, startHarness, track } from './support/harness.js';
 
 async function post(h: Harness, messages: Record<string, unknown>[]) {

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { EngageService } from '../src/engage/engage.service.js';
 import { membershipTransactionId } from '../src/engage/audience-diff.js';
-import { DeliveryProducer } from '../src/kable/delivery.producer.js';
-import type { KableEvent } from '../src/kable/kable-event.js';
+import { DeliveryProducer } from '../src/delivery/delivery.producer.js';
+import type { KableEvent } from '../src/segment/kable-event.js';
 import { basicAuth, type Harness, sleep, startHarness, track } from './support/harness.js';
 
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef';

@@ -2,11 +2,11 @@ import { Queue } from 'bullmq';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { deflateSync, gzipSync } from 'node:zlib';
-import { ConfigError, loadConfig } from '../src/config/config.js';
-import { toKableEvent } from '../src/kable/mapping.js';
-import type { KableEvent } from '../src/kable/kable-event.js';
-import { decodeJobEvents } from '../src/kable/job-data.js';
-import { QUEUES, type DeliverJobData } from '../src/kable/queues.js';
+import { ConfigError, loadConfig } from '../src/platform/config/config.js';
+import { toKableEvent } from '../src/segment/mapping.js';
+import type { KableEvent } from '../src/segment/kable-event.js';
+import { decodeJobEvents } from '../src/delivery/job-data.js';
+import { QUEUES, type DeliverJobData } from '../src/delivery/queues.js';
 import { basicAuth, type Harness, REDIS_URL, startHarness, WRITE_KEY } from './support/harness.js';
 
 /**

@@ -1,10 +1,10 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import request from 'supertest';
-import { DeliveryProducer } from '../src/kable/delivery.producer.js';
-import type { DeadLetter } from '../src/kable/dead-letter.store.js';
-import type { KableEvent } from '../src/kable/kable-event.js';
-import { QUEUES } from '../src/kable/queues.js';
+import { DeliveryProducer } from '../src/delivery/delivery.producer.js';
+import type { DeadLetter } from '../src/delivery/dead-letter.store.js';
+import type { KableEvent } from '../src/segment/kable-event.js';
+import { QUEUES } from '../src/delivery/queues.js';
 import { basicAuth, type Harness, startHarness, track, waitFor } from './support/harness.js';
 
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import request from 'supertest';
-import { REJECTED_SAMPLE_SIZE } from '../src/ops/event-trace.js';
+import { REJECTED_SAMPLE_SIZE } from '../src/trace/event-trace.js';
 import { basicAuth, type Harness, sleep, startHarness, track } from './support/harness.js';
 
 const ADMIN_TOKEN = 'admin-token-rejected-records-0123456789';

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { createApp } from '../src/app.setup.js';
-import { loadConfig } from '../src/config/config.js';
+import { loadConfig } from '../src/platform/config/config.js';
 import { basicAuth, type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, startHarness, track, WRITE_KEY } from './support/harness.js';
 
 describe('SERVICE_ROLE: API and worker as separate processes', () => {

@@ -5,9 +5,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
-import { decodeJobEvents } from '../src/kable/job-data.js';
-import { KableEmulator } from '../src/kable/kable-emulator.js';
-import type { DeliverJobData } from '../src/kable/queues.js';
+import { decodeJobEvents } from '../src/delivery/job-data.js';
+import { KableEmulator } from '../tools/kable-emulator.js';
+import type { DeliverJobData } from '../src/delivery/queues.js';
 import { deleteKeys, REDIS_URL, testPrefix, track, waitFor } from './support/harness.js';
 
 /**
@@ -62,7 +62,7 @@ async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
       else if (type === 'hash') {
         const hash = await redis.hgetall(key);
         parts.push(JSON.stringify(hash));
-        // Delivery jobs hold large event lists deflated (src/kable/job-data.ts): search them decoded.
+        // Delivery jobs hold large event lists deflated (src/delivery/job-data.ts): search them decoded.
         if (hash.data?.includes('"deflated"')) parts.push(JSON.stringify(decodeJobEvents(JSON.parse(hash.data) as DeliverJobData)));
       } else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
       else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')));

@@ -1,6 +1,6 @@
 // The fake Kable for the benchmarks, in its own process so that its JSON parsing does not compete
 // with the load generator's event loop. Driven over IPC by kable-process.js.
-import { KableEmulator } from '../../dist/kable/kable-emulator.js';
+import { KableEmulator } from '../../dist-tools/kable-emulator.js';
 
 // Counts only (no kept requests or events): millions of events go through it.
 const emulator = new KableEmulator({ retain: false });

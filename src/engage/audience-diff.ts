@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { KableEvent } from '../kable/kable-event.js';
-import { toRfc3339 } from '../kable/mapping.js';
+import type { KableEvent } from '../segment/kable-event.js';
+import { toRfc3339 } from '../segment/mapping.js';
 
 /**
  * How membership is kept in Redis (pure encoding, shared by the store and the sync):

@@ -1,4 +1,4 @@
-import type { KableEvent } from '../kable/kable-event.js';
+import type { KableEvent } from '../segment/kable-event.js';
 import { decodeSent, decodeState, diffMembership } from './audience-diff.js';
 import type { AudienceStore } from './audience.store.js';
 

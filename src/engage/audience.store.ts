@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Membership } from './membership.js';
+import type { Membership } from '../segment/membership.js';
 
 /** Builds a Redis key under REDIS_PREFIX (RedisKeys.key). */
 export type KeyFn = (...parts: string[]) => string;

@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AdminGuard } from '../http/admin.guard.js';
-import { ApiErrors, AUTH, ADMIN_ERRORS } from '../ops/openapi.js';
+import { AdminGuard } from '../platform/http/admin.guard.js';
+import { ApiErrors, AUTH, ADMIN_ERRORS } from '../platform/openapi/openapi.js';
 import { EngageService } from './engage.service.js';
 
 const AUDIENCE = 'order_completed_last_30days';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge } from 'prom-client';
-import { MetricsService } from '../metrics/metrics.service.js';
+import { MetricsService } from '../platform/metrics/metrics.service.js';
 import { AUDIENCE_SERIES_LIMIT, audienceSeries, OTHER_AUDIENCES, sharedRead } from './audience-series.js';
 
 /** How long one read of the audiences' counts serves scrapes. */

@@ -1,6 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Module } from '@nestjs/common';
-import type { AppConfig } from '../config/config.js';
+import type { AppConfig } from '../platform/config/config.js';
 import { EngageSyncWorker } from './engage-sync.worker.js';
 import { EngageController } from './engage.controller.js';
 import { EngageMetrics } from './engage.metrics.js';

@@ -2,18 +2,18 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { type Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { AppConfig } from '../config/config.js';
-import { APP_CONFIG } from '../config/config.module.js';
-import { formatDuration } from '../config/duration.js';
-import { HttpError } from '../http/http-error.js';
-import { DeliveryProducer } from '../kable/delivery.producer.js';
-import { MetricsService } from '../metrics/metrics.service.js';
-import { REDIS, RedisKeys, workerConnectionOptions } from '../redis/redis.module.js';
+import type { AppConfig } from '../platform/config/config.js';
+import { APP_CONFIG } from '../platform/config/config.module.js';
+import { formatDuration } from '../platform/config/duration.js';
+import { HttpError } from '../platform/http/http-error.js';
+import { DeliveryProducer } from '../delivery/delivery.producer.js';
+import { MetricsService } from '../platform/metrics/metrics.service.js';
+import { REDIS, RedisKeys, workerConnectionOptions } from '../platform/redis/redis.module.js';
 import { AudienceSync, type SyncReport } from './audience-sync.js';
 import { AudienceStore, type LastSync } from './audience.store.js';
 import { EngageMetrics } from './engage.metrics.js';
 import { ENGAGE_QUEUE, ENGAGE_SCHEDULER_ID, ENGAGE_SYNC_JOB, type EngageSyncJobData } from './engage.queues.js';
-import { countInAudiences, type Membership } from './membership.js';
+import { countInAudiences, type Membership } from '../segment/membership.js';
 
 export interface AudienceStatus {
   key: string;

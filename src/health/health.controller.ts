@@ -4,13 +4,13 @@ import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } f
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { AppConfig } from '../config/config.js';
-import { APP_CONFIG } from '../config/config.module.js';
-import { BacklogCounter } from '../kable/backlog.counter.js';
-import { QUEUES } from '../kable/queues.js';
-import { readRedisMemory } from '../redis/redis-memory.js';
-import { REDIS } from '../redis/redis.module.js';
-import { withTimeout } from '../redis/with-timeout.js';
+import type { AppConfig } from '../platform/config/config.js';
+import { APP_CONFIG } from '../platform/config/config.module.js';
+import { BacklogCounter } from '../delivery/backlog.counter.js';
+import { QUEUES } from '../delivery/queues.js';
+import { readRedisMemory } from '../platform/redis/redis-memory.js';
+import { REDIS } from '../platform/redis/redis.module.js';
+import { withTimeout } from '../platform/redis/with-timeout.js';
 
 const CHECK_TIMEOUT_MS = 1000;
 

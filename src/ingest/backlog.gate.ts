@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AppConfig } from '../config/config.js';
-import { APP_CONFIG } from '../config/config.module.js';
-import { BacklogCounter } from '../kable/backlog.counter.js';
+import type { AppConfig } from '../platform/config/config.js';
+import { APP_CONFIG } from '../platform/config/config.module.js';
+import { BacklogCounter } from '../delivery/backlog.counter.js';
 
 /** How old the backlog figure the ingest path acts on may be. */
 export const BACKLOG_REFRESH_MS = 250;

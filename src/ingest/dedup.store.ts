@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import type { AppConfig } from '../config/config.js';
-import { APP_CONFIG } from '../config/config.module.js';
-import { backlogKey } from '../kable/backlog.counter.js';
+import type { AppConfig } from '../platform/config/config.js';
+import { APP_CONFIG } from '../platform/config/config.module.js';
+import { backlogKey } from '../delivery/backlog.counter.js';
 import {
   REJECTED_SAMPLE_SIZE,
   rejectedNoteCode,
@@ -10,8 +10,8 @@ import {
   rejectedSampleKeys,
   sampleRejected,
   traceKey,
-} from '../ops/event-trace.js';
-import { REDIS, RedisKeys } from '../redis/redis.module.js';
+} from '../trace/event-trace.js';
+import { REDIS, RedisKeys } from '../platform/redis/redis.module.js';
 
 /**
  * KEYS: the backlog counter, the dedup keys, the trace keys of the notes, then (when there are
@@ -92,7 +92,7 @@ export class DedupStore {
   }
 
   /**
-   * Marks the ids as accepted. Each run's `value` (`receivedValue`, src/ops/event-trace.ts) says
+   * Marks the ids as accepted. Each run's `value` (`receivedValue`, src/trace/event-trace.ts) says
    * when its request was received and which job carries it, and `start` where its first event is
    * in that job (the others follow in order), for GET /v1/events/:messageId (a group commit stores
    * several requests, one run each). `notes` are trace records of skipped and rejected messages,

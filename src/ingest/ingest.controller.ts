@@ -1,16 +1,16 @@
 import { Body, Controller, Headers, HttpCode, Inject, Logger, Param, Post, Req } from '@nestjs/common';
 import { ApiBasicAuth, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import type { AppConfig } from '../config/config.js';
-import { APP_CONFIG } from '../config/config.module.js';
-import { HttpError } from '../http/http-error.js';
-import { MetricsService } from '../metrics/metrics.service.js';
-import { isOutOfMemory, REDIS_FULL_ADVICE } from '../redis/redis-memory.js';
+import type { AppConfig } from '../platform/config/config.js';
+import { APP_CONFIG } from '../platform/config/config.module.js';
+import { HttpError } from '../platform/http/http-error.js';
+import { MetricsService } from '../platform/metrics/metrics.service.js';
+import { isOutOfMemory, REDIS_FULL_ADVICE } from '../platform/redis/redis-memory.js';
 import { BacklogGate } from './backlog.gate.js';
-import { ApiErrors, AUTH, INGEST_RESULT_EXAMPLE, TRACK_EXAMPLE } from '../ops/openapi.js';
+import { ApiErrors, AUTH, INGEST_RESULT_EXAMPLE, TRACK_EXAMPLE } from '../platform/openapi/openapi.js';
 import { type IngestResult, IngestService, StorageUnavailableError } from './ingest.service.js';
-import { BATCH_PATHS, SINGLE_ALIASES, singleCallType } from './ingest-routes.js';
-import { LIMITS, MESSAGE_TYPES, type MessageType, messageBytesIfLarge } from './segment-message.js';
+import { BATCH_PATHS, SINGLE_ALIASES, singleCallType } from '../segment/tracking-api.js';
+import { LIMITS, MESSAGE_TYPES, type MessageType, messageBytesIfLarge } from '../segment/segment-message.js';
 import { SecretMatcher, webhookSignature, writeKeyFromBasic } from './write-key.auth.js';
 
 /** Seconds a sender is asked to wait when the backlog is over the limit. */

@@ -1,19 +1,19 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AppConfig } from '../config/config.js';
-import { APP_CONFIG } from '../config/config.module.js';
-import { DeliveryProducer } from '../kable/delivery.producer.js';
-import type { KableEvent } from '../kable/kable-event.js';
+import type { AppConfig } from '../platform/config/config.js';
+import { APP_CONFIG } from '../platform/config/config.module.js';
+import { DeliveryProducer } from '../delivery/delivery.producer.js';
+import type { KableEvent } from '../segment/kable-event.js';
 import type { Redis } from 'ioredis';
-import { MetricsService } from '../metrics/metrics.service.js';
-import { REDIS } from '../redis/redis.module.js';
-import { withTimeout } from '../redis/with-timeout.js';
+import { MetricsService } from '../platform/metrics/metrics.service.js';
+import { REDIS } from '../platform/redis/redis.module.js';
+import { withTimeout } from '../platform/redis/with-timeout.js';
 import { EngageService } from '../engage/engage.service.js';
-import type { Membership } from '../engage/membership.js';
-import { receivedValue } from '../ops/event-trace.js';
+import type { Membership } from '../segment/membership.js';
+import { receivedValue } from '../trace/event-trace.js';
 import { DedupStore } from './dedup.store.js';
 import { GroupCommitter } from './group-commit.js';
-import { decideMessage, type DecisionContext, type DecisionSettings, decisionSettings } from './decision.js';
-import { isPlainObject, isWellFormed, type MessageType, type RejectCode } from './segment-message.js';
+import { decideMessage, type DecisionContext, type DecisionSettings, decisionSettings } from '../segment/decision.js';
+import { isPlainObject, isWellFormed, type MessageType, type RejectCode } from '../segment/segment-message.js';
 
 export interface Rejection {
   index: number;

@@ -1,4 +1,4 @@
-import { KableEmulator } from '../../src/kable/kable-emulator.js';
+import { KableEmulator } from '../../tools/kable-emulator.js';
 import { deleteKeys, KABLE_API_KEY, KABLE_CLIENT_ID, REDIS_URL, testPrefix, WRITE_KEY } from '../support/harness.js';
 import { expectInvariant, formatTally, Ledger } from '../support/ledger.js';
 import { ensureBuilt, ServiceProcess, waitUntil } from '../support/processes.js';

@@ -1,8 +1,8 @@
 import { Queue } from 'bullmq';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/app.setup.js';
-import { decodeJobEvents } from '../../src/kable/job-data.js';
-import { type DeliverJobData, QUEUES } from '../../src/kable/queues.js';
+import { decodeJobEvents } from '../../src/delivery/job-data.js';
+import { type DeliverJobData, QUEUES } from '../../src/delivery/queues.js';
 import { type Harness, startHarness } from '../support/harness.js';
 import { expectInvariant, formatTally, Ledger } from '../support/ledger.js';
 import { sleep, waitUntil } from '../support/processes.js';

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { basicAuth, KABLE_API_KEY, KABLE_CLIENT_ID, testPrefix, track, WRITE_KEY } from '../support/harness.js';
-import { KableEmulator } from '../../src/kable/kable-emulator.js';
+import { KableEmulator } from '../../tools/kable-emulator.js';
 import { expectInvariant, formatTally, Ledger } from '../support/ledger.js';
 import { ensureBuilt, RedisServer, ServiceProcess, sleep } from '../support/processes.js';
 

@@ -1,5 +1,5 @@
 import { KABLE_API_KEY, KABLE_CLIENT_ID, testPrefix, WRITE_KEY } from '../support/harness.js';
-import { KableEmulator } from '../../src/kable/kable-emulator.js';
+import { KableEmulator } from '../../tools/kable-emulator.js';
 import { expectInvariant, formatTally, Ledger, type SendOutcome } from '../support/ledger.js';
 import { ensureBuilt, RedisServer, ServiceProcess, sleep, waitUntil } from '../support/processes.js';
 

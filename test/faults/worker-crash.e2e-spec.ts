@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { type DeliverJobData, QUEUES } from '../../src/kable/queues.js';
+import { type DeliverJobData, QUEUES } from '../../src/delivery/queues.js';
 import { type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, REDIS_URL, startHarness, WRITE_KEY } from '../support/harness.js';
 import { expectInvariant, formatTally, Ledger } from '../support/ledger.js';
 import { ensureBuilt, ServiceProcess, waitUntil } from '../support/processes.js';

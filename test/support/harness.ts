@@ -2,8 +2,8 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createApp } from '../../src/app.setup.js';
-import { type AppConfig, loadConfig } from '../../src/config/config.js';
-import { KableEmulator } from '../../src/kable/kable-emulator.js';
+import { type AppConfig, loadConfig } from '../../src/platform/config/config.js';
+import { KableEmulator } from '../../tools/kable-emulator.js';
 
 export const WRITE_KEY = 'wk_test_1234567890';
 export const KABLE_API_KEY = 'sk_test.secret-api-key-0123456789';

@@ -1,5 +1,5 @@
 import { Agent, request as httpRequest } from 'node:http';
-import type { KableEmulator } from '../../src/kable/kable-emulator.js';
+import type { KableEmulator } from '../../tools/kable-emulator.js';
 import { basicAuth, track } from './harness.js';
 
 /** How one HTTP request to the service ended: a status, or a network error code. */

@@ -1,0 +1,180 @@
+import { ConfigError, loadConfig } from './config.js';
+import { parseDuration } from './duration.js';
+import { parsePropertyMappings } from '../../segment/property-mappings.js';
+
+const base = { KABLE_API_KEY: 'sk_test.abc', KABLE_CLIENT_ID: 'kci_1', SEGMENT_WRITE_KEYS: 'wk1, wk2' };
+
+function problems(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the defaults', () => {
+    const config = loadConfig(base);
+    expect(config.kable).toMatchObject({
+      apiKey: 'sk_test.abc',
+      clientId: 'kci_1',
+      clientIdField: 'userId',
+      propertyMappings: [],
+      baseUrl: 'https://test.kable.io',
+      batchSize: 500,
+      flushIntervalMs: 1000,
+      retryHorizonMs: 4 * 3_600_000,
+    });
+    expect(config.segment).toEqual({ writeKeys: ['wk1', 'wk2'], sharedSecret: undefined, firstItemSignature: 'reject' });
+    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'kable' });
+    expect(config.http.port).toBe(3000);
+    expect(config.dedupWindowMs).toBe(24 * 3_600_000);
+    expect(config.role).toBe('all');
+    expect(config.engage.syncIntervalMs).toBe(2.5 * 3_600_000);
+  });
+
+  it('picks the live host for sk_live keys and lets KABLE_BASE_URL override', () => {
+    expect(loadConfig({ ...base, KABLE_API_KEY: 'sk_live.xyz' }).kable.baseUrl).toBe('https://live.kable.io');
+    expect(loadConfig({ ...base, KABLE_API_KEY: 'sk_live.xyz', KABLE_BASE_URL: 'http://localhost:4010/' }).kable.baseUrl).toBe(
+      'http://localhost:4010',
+    );
+  });
+
+  it('reads both forms of the property mappings', () => {
+    const expected = [
+      { from: 'segmentX', to: 'kableX' },
+      { from: 'nested.field', to: 'dimension' },
+    ];
+    expect(
+      loadConfig({ ...base, KABLE_PROPERTIES_MAPPINGS: '{"segmentX":"kableX","nested.field":"dimension"}' }).kable.propertyMappings,
+    ).toEqual(expected);
+    expect(loadConfig({ ...base, KABLE_PROPERTIES_MAPPINGS: 'segmentX : kableX, nested.field:dimension' }).kable.propertyMappings).toEqual(
+      expected,
+    );
+    expect(loadConfig({ ...base, KABLE_PROPERTIES_MAPPINGS: 'segmentX:kableX\nnested.field:dimension' }).kable.propertyMappings).toEqual(
+      expected,
+    );
+    expect(loadConfig({ ...base, KABLE_PROPERTIES_MAPPINGS: '{}' }).kable.propertyMappings).toEqual([]);
+  });
+
+  it('lists every missing required setting, one line each', () => {
+    expect(problems({})).toEqual([
+      'KABLE_API_KEY is required (your Kable API key, e.g. sk_test.…)',
+      'KABLE_CLIENT_ID is required (your Kable Client ID, e.g. kci_…)',
+      'SEGMENT_WRITE_KEYS is required: the comma-separated Segment write keys this service accepts',
+    ]);
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(problems({ ...base, KABLE_API_KEY: '  ' })).toEqual(['KABLE_API_KEY is required (your Kable API key, e.g. sk_test.…)']);
+  });
+
+  it.each([
+    [{ KABLE_PROPERTIES_MAPPINGS: 'segmentX=kableX' }, 'KABLE_PROPERTIES_MAPPINGS "segmentX=kableX" is not a "source:target" pair'],
+    [{ KABLE_PROPERTIES_MAPPINGS: '{"a": 1}' }, 'KABLE_PROPERTIES_MAPPINGS target of "a" must be a string, got 1'],
+    [{ KABLE_PROPERTIES_MAPPINGS: '{"a": ' }, 'KABLE_PROPERTIES_MAPPINGS starts with "{" but is not valid JSON'],
+    [{ KABLE_PROPERTIES_MAPPINGS: 'a:b,a:c' }, 'KABLE_PROPERTIES_MAPPINGS source "a" is mapped twice'],
+    [{ KABLE_PROPERTIES_MAPPINGS: 'a..b:c' }, 'KABLE_PROPERTIES_MAPPINGS source "a..b" is not a dot path'],
+    [{ KABLE_CLIENT_ID_FIELD: 'context..groupId' }, 'KABLE_CLIENT_ID_FIELD must be a dot path into the Segment message'],
+    [{ KABLE_BASE_URL: 'live.kable.io' }, 'KABLE_BASE_URL must be an http(s) URL'],
+    [{ KABLE_BATCH_SIZE: '501' }, 'KABLE_BATCH_SIZE must be a whole number from 1 to 500'],
+    [{ KABLE_BATCH_SIZE: 'ten' }, 'KABLE_BATCH_SIZE must be a whole number from 1 to 500'],
+    [{ KABLE_FLUSH_INTERVAL: 'soon' }, 'KABLE_FLUSH_INTERVAL must be a duration such as 500ms or 1s'],
+    [{ KABLE_FLUSH_INTERVAL: '2m' }, 'KABLE_FLUSH_INTERVAL must be between 1ms and 1m'],
+    [{ SEGMENT_WRITE_KEYS: ' , ' }, 'SEGMENT_WRITE_KEYS must list at least one write key'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL must be a redis:// or rediss:// URL'],
+    [{ PORT: '70000' }, 'PORT must be a whole number from 1 to 65535'],
+    [{ SERVICE_ROLE: 'both' }, 'SERVICE_ROLE must be one of: all, api, worker'],
+    [{ DEDUP_WINDOW: '30s' }, 'DEDUP_WINDOW must be between 1m and 30d'],
+    [{ ENGAGE_SYNC_INTERVAL: '2 hours' }, 'ENGAGE_SYNC_INTERVAL must be a duration such as 2h30m'],
+    [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN must be at least 16 characters'],
+    [{ ADMIN_TOKEN: 'wk1-but-sixteen-chars', SEGMENT_WRITE_KEYS: 'wk1-but-sixteen-chars' }, 'ADMIN_TOKEN must differ from every write key'],
+  ])('rejects %j with a message naming the variable', (env, expected) => {
+    const found = problems({ ...base, ...env });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain(expected);
+  });
+
+  it.each([
+    [{ KABLE_PROPERTIES_MAPPINGS: '{"src":"__proto__.polluted"}' }, 'KABLE_PROPERTIES_MAPPINGS target "__proto__.polluted" of "src"'],
+    [{ KABLE_PROPERTIES_MAPPINGS: '{"src":"x.__proto__.y"}' }, 'KABLE_PROPERTIES_MAPPINGS target "x.__proto__.y" of "src"'],
+    [{ KABLE_PROPERTIES_MAPPINGS: '{"__proto__":"x"}' }, 'KABLE_PROPERTIES_MAPPINGS source "__proto__"'],
+    [{ KABLE_PROPERTIES_MAPPINGS: 'a.constructor:b' }, 'KABLE_PROPERTIES_MAPPINGS source "a.constructor"'],
+    [{ KABLE_PROPERTIES_MAPPINGS: 'a:b.prototype' }, 'KABLE_PROPERTIES_MAPPINGS target "b.prototype" of "a"'],
+    [{ KABLE_CLIENT_ID_FIELD: '__proto__.x' }, 'KABLE_CLIENT_ID_FIELD must be a dot path'],
+    [{ KABLE_CLIENT_ID_FIELD: 'context.constructor' }, 'KABLE_CLIENT_ID_FIELD must be a dot path'],
+  ])('stops at boot on a dot path through a prototype: %j', (env, expected) => {
+    const found = problems({ ...base, ...env });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain(expected);
+    expect(found[0]).not.toContain('\n');
+  });
+
+  it('says why a __proto__, prototype or constructor segment is refused', () => {
+    expect(problems({ ...base, KABLE_PROPERTIES_MAPPINGS: '{"src":"__proto__.polluted"}' })).toEqual([
+      'KABLE_PROPERTIES_MAPPINGS target "__proto__.polluted" of "src" has the segment "__proto__", which could reach an object\'s prototype; rename it (__proto__, prototype and constructor are refused)',
+    ]);
+  });
+
+  it('reads the event selection (KABLE_EVENTS) and the event name key (KABLE_EVENT_NAME_KEY); unset: every event, no name', () => {
+    expect(loadConfig(base).kable).toMatchObject({ events: undefined, eventNameKey: undefined });
+    expect(loadConfig({ ...base, KABLE_EVENTS: 'API Call, Storage *', KABLE_EVENT_NAME_KEY: 'meta.event' }).kable).toMatchObject({
+      events: ['API Call', 'Storage *'],
+      eventNameKey: 'meta.event',
+    });
+    // An empty variable is unset, as for every setting.
+    expect(loadConfig({ ...base, KABLE_EVENTS: '  ' }).kable.events).toBeUndefined();
+  });
+
+  it.each([
+    [{ KABLE_EVENTS: ',' }, 'KABLE_EVENTS must list at least one event name'],
+    [{ KABLE_EVENTS: ' , , ' }, 'KABLE_EVENTS must list at least one event name'],
+    [{ KABLE_EVENTS: 'API Call,,Storage *' }, 'KABLE_EVENTS has an empty event name at position 2'],
+    [{ KABLE_EVENT_NAME_KEY: '__proto__' }, 'KABLE_EVENT_NAME_KEY has the segment "__proto__"'],
+    [{ KABLE_EVENT_NAME_KEY: 'meta.prototype.x' }, 'KABLE_EVENT_NAME_KEY has the segment "prototype"'],
+    [{ KABLE_EVENT_NAME_KEY: 'meta..event' }, 'KABLE_EVENT_NAME_KEY is not a dot path'],
+  ])('stops at boot on a bad event setting: %j', (env, expected) => {
+    const found = problems({ ...base, ...env });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain(expected);
+  });
+
+  it('never echoes a secret value in its messages', () => {
+    const secret = 'super-secret-admin';
+    const error = (() => {
+      try {
+        loadConfig({ KABLE_API_KEY: 'sk_live.SECRET', SEGMENT_WRITE_KEYS: secret, ADMIN_TOKEN: secret, KABLE_CLIENT_ID: '' });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(error?.message).toContain('ADMIN_TOKEN');
+    expect(error?.message).not.toContain(secret);
+    expect(error?.message).not.toContain('SECRET');
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['500', 500],
+    ['500ms', 500],
+    ['1s', 1000],
+    ['2h30m', 9_000_000],
+    ['1d', 86_400_000],
+  ])('%s → %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+  it('rejects other text', () => {
+    expect(parseDuration('1.5s')).toBeUndefined();
+    expect(parseDuration('h')).toBeUndefined();
+  });
+});
+
+describe('parsePropertyMappings', () => {
+  it('accepts the seed example with spaces around the colon', () => {
+    expect(parsePropertyMappings('segmentX : kableX nested.field : dimension'.replace(' nested', ',nested'))).toEqual([
+      { from: 'segmentX', to: 'kableX' },
+      { from: 'nested.field', to: 'dimension' },
+    ]);
+  });
+});
