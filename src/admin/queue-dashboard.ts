@@ -8,7 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../platform/config/config.js';
 import { adminTokenFrom } from '../platform/http/admin.guard.js';
 import { CROSS_ORIGIN_REFUSED, isCrossOriginRequest } from '../platform/http/cross-origin.js';
-import { SecretMatcher } from '../ingest/write-key.auth.js';
+import { SecretMatcher } from '../platform/http/secret-matcher.js';
 import { ENGAGE_QUEUE } from '../engage/engage.queues.js';
 import { readableJobData } from '../delivery/job-data.js';
 import { type DeliverJobData, QUEUES } from '../delivery/queues.js';

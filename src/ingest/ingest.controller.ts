@@ -11,7 +11,8 @@ import { ApiErrors, AUTH, INGEST_RESULT_EXAMPLE, TRACK_EXAMPLE } from '../platfo
 import { type IngestResult, IngestService, StorageUnavailableError } from './ingest.service.js';
 import { BATCH_PATHS, SINGLE_ALIASES, singleCallType } from '../segment/tracking-api.js';
 import { LIMITS, MESSAGE_TYPES, type MessageType, messageBytesIfLarge } from '../segment/segment-message.js';
-import { SecretMatcher, webhookSignature, writeKeyFromBasic } from './write-key.auth.js';
+import { SecretMatcher } from '../platform/http/secret-matcher.js';
+import { webhookSignature, writeKeyFromBasic } from './write-key.auth.js';
 
 /** Seconds a sender is asked to wait when the backlog is over the limit. */
 const BACKLOG_RETRY_AFTER_S = 30;

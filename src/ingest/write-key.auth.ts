@@ -1,23 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
-/** Compares secrets in constant time (hashing first, so lengths do not leak either). */
-export class SecretMatcher {
-  private readonly digests: Buffer[];
-
-  constructor(secrets: string[]) {
-    this.digests = secrets.map(digest);
-  }
-
-  matches(candidate: string | undefined): boolean {
-    if (candidate === undefined || candidate === '') return false;
-    const d = digest(candidate);
-    let found = false;
-    for (const known of this.digests) found = timingSafeEqual(known, d) || found;
-    return found;
-  }
-}
+import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** The write key of an HTTP Basic header (`base64("KEY:")`), as Segment's SDKs send it. */
 export function writeKeyFromBasic(authorization: string | undefined): string | undefined {

@@ -2,7 +2,7 @@ import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@ne
 import type { FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { SecretMatcher } from '../../ingest/write-key.auth.js';
+import { SecretMatcher } from './secret-matcher.js';
 import { CROSS_ORIGIN_REFUSED, isCrossOriginRequest } from './cross-origin.js';
 import { HttpError } from './http-error.js';
 
