@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, SETTINGS } from './config.js';
 import { parseDuration } from './duration.js';
 import { parsePropertyMappings } from '../../segment/property-mappings.js';
 
@@ -153,6 +153,53 @@ describe('loadConfig', () => {
     expect(error?.message).toContain('ADMIN_TOKEN');
     expect(error?.message).not.toContain(secret);
     expect(error?.message).not.toContain('SECRET');
+  });
+});
+
+describe('SETTINGS', () => {
+  const names = Object.keys(SETTINGS) as (keyof typeof SETTINGS)[];
+
+  it('requires exactly the seed credentials and the write keys', () => {
+    expect(names.filter((name) => SETTINGS[name].required)).toEqual(['KABLE_API_KEY', 'KABLE_CLIENT_ID', 'SEGMENT_WRITE_KEYS']);
+  });
+
+  it.each(names.filter((name) => SETTINGS[name].secret))('never quotes the value of the secret %s, valid or not', (name) => {
+    for (const value of ['S3CRET', 'S3CRET-but-long-enough-to-pass', ' S3CRET , ', ',S3CRET,']) {
+      const env = { ...base, ADMIN_TOKEN: 'admin-token-sixteen+', [name]: value, HTTP_REQUEST_TIMEOUT: 'soon' };
+      expect(problems(env).join('\n')).not.toContain('S3CRET');
+    }
+  });
+
+  it('reports one line per variable, the first rule it breaks', () => {
+    expect(problems({ ...base, HTTP_REQUEST_TIMEOUT: '10 ' })).toEqual(['HTTP_REQUEST_TIMEOUT must be a duration such as 30s']);
+    expect(problems({ ...base, ADMIN_TOKEN: 'wk1', SEGMENT_WRITE_KEYS: 'wk1' })).toEqual([
+      'ADMIN_TOKEN must be at least 16 characters (a long random string)',
+    ]);
+  });
+
+  it('keeps a number-specific message for text that is not a number, the range for one out of range', () => {
+    expect(problems({ ...base, PORT: 'http' })).toEqual(['PORT must be a port number from 1 to 65535']);
+    expect(problems({ ...base, PORT: '0' })).toEqual(['PORT must be a whole number from 1 to 65535']);
+    expect(problems({ ...base, KABLE_MAX_REQUEST_BYTES: '1e6' })).toEqual([
+      'KABLE_MAX_REQUEST_BYTES must be a whole number of bytes from 65536 to 104857600',
+    ]);
+  });
+
+  it('checks settings against each other', () => {
+    expect(loadConfig(base).eventTraceWindowMs).toBe(24 * 3_600_000);
+    expect(loadConfig({ ...base, DEDUP_WINDOW: '2h' }).eventTraceWindowMs).toBe(2 * 3_600_000);
+    expect(loadConfig({ ...base, DEDUP_WINDOW: '2h', EVENT_TRACE_WINDOW: '0' }).eventTraceWindowMs).toBe(0);
+    expect(problems({ ...base, HTTP_REQUEST_TIMEOUT: '5s' })).toEqual([
+      'HTTP_HEADERS_TIMEOUT must not be longer than HTTP_REQUEST_TIMEOUT',
+    ]);
+    // A setting that is itself wrong is not compared with another.
+    expect(problems({ ...base, HTTP_REQUEST_TIMEOUT: 'soon' })).toEqual(['HTTP_REQUEST_TIMEOUT must be a duration such as 30s']);
+  });
+
+  it('reads LOG_FORMAT, else pretty under NODE_ENV=development, else json', () => {
+    expect(loadConfig(base).logFormat).toBe('json');
+    expect(loadConfig({ ...base, NODE_ENV: 'development' }).logFormat).toBe('pretty');
+    expect(loadConfig({ ...base, NODE_ENV: 'development', LOG_FORMAT: 'json' }).logFormat).toBe('json');
   });
 });
 

@@ -1,379 +1,228 @@
-import 'reflect-metadata';
-import { plainToInstance } from 'class-transformer';
-import { IsIn, IsNotEmpty, IsOptional, IsString, Matches, MinLength, validateSync } from 'class-validator';
-import { formatDuration, parseDuration } from './duration.js';
 import { parseEventNameKey, parseEventSelection } from '../../segment/event-selection.js';
 import { isDotPath, parsePropertyMappings, type PropertyMapping } from '../../segment/property-mappings.js';
+import { duration, int, oneOf, parsed, text, type Read, type Setting, type ValueOf } from './settings.js';
 
-/** Which parts of the service this process runs. */
-export type Role = 'all' | 'api' | 'worker';
+const MiB = 1024 * 1024;
 
-/** The validated, typed settings. Read from the environment once, at boot (`loadConfig`). */
-export interface AppConfig {
-  kable: {
-    /** Seed "API Key": sent as `Kable-Client-Secret`. */
-    apiKey: string;
-    /** Seed "Kable Client ID": sent as `Kable-Client-ID`. */
-    clientId: string;
-    /** Seed "Client ID Field": dot path into the Segment message. */
-    clientIdField: string;
-    /** Seed "Properties Mappings". */
-    propertyMappings: PropertyMapping[];
-    baseUrl: string;
-    batchSize: number;
-    flushIntervalMs: number;
-    requestTimeoutMs: number;
-    retryHorizonMs: number;
-    retryMaxDelayMs: number;
-    maxInFlight: number;
-    /** Largest Kable request body in bytes (KABLE_MAX_REQUEST_BYTES): bigger batches are split. */
-    maxRequestBytes: number;
-    /** KABLE_EVENTS: which track event names become Kable events (`*` matches any run); undefined = all. */
-    events?: string[];
-    /** KABLE_EVENT_NAME_KEY: dot path in `data` where the Segment event name is written; undefined = not written. */
-    eventNameKey?: string;
+/** Reads a parser that reports into a problems list (event-selection.ts) as one Read. */
+function reported<T>(parse: (text: string | undefined, problems: string[]) => T) {
+  return (value: string | undefined): Read<T> => {
+    const problems: string[] = [];
+    const result = parse(value, problems);
+    return problems.length > 0 ? { problem: problems[0] } : { value: result };
   };
-  segment: {
-    writeKeys: string[];
-    sharedSecret?: string;
-    /**
-     * SEGMENT_WEBHOOK_FIRST_ITEM_SIGNATURE: `reject` (default) refuses an array whose X-Signature
-     * covers only its first item; `accept` takes it (unsafe: the other items are not authenticated).
-     */
-    firstItemSignature: 'reject' | 'accept';
-  };
-  redis: { url: string; prefix: string };
-  http: {
-    port: number;
-    host: string;
-    /** CORS_ORIGINS: origins allowed to call the ingest endpoints from a browser (`*` = any); empty = CORS off. */
-    corsOrigins: string[];
-    /** HTTP_HEADERS_TIMEOUT: a request's headers must arrive within this. */
-    headersTimeoutMs: number;
-    /** HTTP_REQUEST_TIMEOUT: a whole request (headers and body) must arrive within this. */
-    requestTimeoutMs: number;
-    /** HTTP_KEEP_ALIVE_TIMEOUT: an idle keep-alive connection is closed after this. */
-    keepAliveTimeoutMs: number;
-    /** HTTP_MAX_CONNECTIONS: connections past this are closed at once. */
-    maxConnections: number;
-  };
-  role: Role;
-  dedupWindowMs: number;
-  /** How long GET /v1/events/:messageId keeps delivery and skip records (EVENT_TRACE_WINDOW); 0 turns them off. */
-  eventTraceWindowMs: number;
-  deliveryConcurrency: number;
-  /**
-   * How long a delivery job's lock lasts (BullMQ lockDuration; the worker renews it at half this
-   * while the job runs). Also how often stalled jobs are looked for, so a crashed worker's jobs
-   * are taken over by another worker after at most about twice this.
-   */
-  deliveryLockMs: number;
-  adminToken?: string;
-  engage: {
-    syncIntervalMs: number;
-    /** ENGAGE_MAX_AUDIENCES: membership of audiences past this many is skipped. */
-    maxAudiences: number;
-  };
-  /** How long dead letters are kept (DEAD_LETTER_RETENTION). */
-  deadLetterRetentionMs: number;
-  /** Queued events past which ingest answers 503 with Retry-After (BACKLOG_LIMIT). */
-  backlogLimit: number;
-  logLevel: 'debug' | 'info' | 'warn' | 'error';
-  /** `json` (one JSON object per line, the default) or `pretty` (LOG_FORMAT=pretty, or NODE_ENV=development). */
-  logFormat: 'json' | 'pretty';
 }
 
-/** Thrown by loadConfig: one line per problem, each naming the variable. Never contains a value. */
+/**
+ * Every environment variable the service reads, declared once: its parser, default, range and
+ * message. loadConfig reads them all, then buildConfig gives each its place in AppConfig.
+ */
+export const SETTINGS = {
+  KABLE_API_KEY: text({ required: 'is required (your Kable API key, e.g. sk_test.…)', secret: true }),
+  KABLE_CLIENT_ID: text({ required: 'is required (your Kable Client ID, e.g. kci_…)' }),
+  KABLE_CLIENT_ID_FIELD: parsed({
+    parse: (value): Read<string> => {
+      const path = (value ?? 'userId').trim();
+      return isDotPath(path)
+        ? { value: path }
+        : { problem: 'KABLE_CLIENT_ID_FIELD must be a dot path into the Segment message, such as userId or context.groupId' };
+    },
+  }),
+  KABLE_PROPERTIES_MAPPINGS: parsed({
+    parse: (value, name): Read<PropertyMapping[]> => {
+      try {
+        return { value: parsePropertyMappings(value) };
+      } catch (error) {
+        return { problem: `${name} ${(error as Error).message}` };
+      }
+    },
+  }),
+  KABLE_BASE_URL: parsed({
+    parse: (value, name): Read<string | undefined> => {
+      if (value === undefined) return { value: undefined }; // buildConfig picks the host from the key
+      if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(value))
+        return { problem: `${name} must be an http(s) URL such as https://live.kable.io` };
+      return { value: value.replace(/\/+$/, '') };
+    },
+  }),
+  KABLE_BATCH_SIZE: int({ default: 500, min: 1, max: 500 }),
+  KABLE_FLUSH_INTERVAL: duration({ default: '1s', min: '1ms', max: '1m', example: '500ms or 1s' }),
+  KABLE_REQUEST_TIMEOUT: duration({ default: '10s', min: '100ms', max: '5m', example: '10s' }),
+  KABLE_RETRY_HORIZON: duration({ default: '4h', min: '1s', max: '7d', example: '4h' }),
+  KABLE_RETRY_MAX_DELAY: duration({ default: '5m', min: '100ms', max: '1d', example: '5m' }),
+  KABLE_MAX_IN_FLIGHT: int({ default: 8, min: 1, max: 64 }),
+  KABLE_MAX_REQUEST_BYTES: int({
+    default: 4 * MiB,
+    min: 65_536,
+    max: 100 * MiB,
+    message: 'must be a whole number of bytes from 65536 to 104857600',
+  }),
+  KABLE_EVENTS: parsed({ parse: reported(parseEventSelection) }),
+  KABLE_EVENT_NAME_KEY: parsed({ parse: reported(parseEventNameKey) }),
+  SEGMENT_WRITE_KEYS: parsed({
+    required: true,
+    secret: true,
+    parse: (value, name): Read<string[]> => {
+      if (value === undefined) return { problem: `${name} is required: the comma-separated Segment write keys this service accepts` };
+      const keys = value
+        .split(',')
+        .map((key) => key.trim())
+        .filter((key) => key !== '');
+      return keys.length > 0 ? { value: keys } : { problem: `${name} must list at least one write key (comma-separated)` };
+    },
+  }),
+  SEGMENT_SHARED_SECRET: text({ secret: true }),
+  SEGMENT_WEBHOOK_FIRST_ITEM_SIGNATURE: oneOf(['reject', 'accept'], { default: 'reject' }),
+  CORS_ORIGINS: parsed({
+    parse: (value, name): Read<string[]> => {
+      const origins = parseCorsOrigins(value);
+      if (origins !== undefined) return { value: origins };
+      return {
+        problem: `${name} must be "*" or comma-separated origins such as https://app.example.com (scheme, host, optional port; no path)`,
+      };
+    },
+  }),
+  REDIS_URL: text({ default: 'redis://127.0.0.1:6379', match: /^rediss?:\/\/\S+$/, message: 'must be a redis:// or rediss:// URL' }),
+  REDIS_PREFIX: text({ default: 'kable', match: /^[A-Za-z0-9_-]{1,32}$/, message: 'must be 1-32 letters, digits, "_" or "-"' }),
+  PORT: int({ default: 3000, min: 1, max: 65535, message: 'must be a port number from 1 to 65535' }),
+  HOST: text({ default: '0.0.0.0' }),
+  HTTP_HEADERS_TIMEOUT: duration({ default: '10s', min: '1s', max: '1m', example: '10s' }),
+  HTTP_REQUEST_TIMEOUT: duration({ default: '30s', min: '1s', max: '5m', example: '30s' }),
+  HTTP_KEEP_ALIVE_TIMEOUT: duration({ default: '65s', min: '1s', max: '10m', example: '65s' }),
+  HTTP_MAX_CONNECTIONS: int({ default: 10_000, min: 16, max: 1_000_000 }),
+  SERVICE_ROLE: oneOf(['all', 'api', 'worker'], { default: 'all' }),
+  DEDUP_WINDOW: duration({ default: '24h', min: '1m', max: '30d', example: '24h' }),
+  /** Unset: the deduplication window. */
+  EVENT_TRACE_WINDOW: duration({ min: '0', max: '30d', example: '2h, or 0 to keep no event traces' }),
+  DELIVERY_CONCURRENCY: int({ default: 2000, min: 1, max: 10_000 }),
+  DELIVERY_LOCK_DURATION: duration({ default: '30s', min: '1s', max: '10m', example: '30s' }),
+  ADMIN_TOKEN: text({ minLength: 16, message: 'must be at least 16 characters (a long random string)', secret: true }),
+  ENGAGE_SYNC_INTERVAL: duration({ default: '2h30m', min: '1m', max: '1d', example: '2h30m' }),
+  ENGAGE_MAX_AUDIENCES: int({ default: 1000, min: 1, max: 100_000 }),
+  DEAD_LETTER_RETENTION: duration({ default: '7d', min: '1m', max: '90d', example: '7d' }),
+  BACKLOG_LIMIT: int({ default: 500_000, min: 1, max: 1_000_000_000, message: 'must be a whole number of events from 1 to 1000000000' }),
+  LOG_LEVEL: oneOf(['debug', 'info', 'warn', 'error'], { default: 'info' }),
+  /** Unset: `pretty` when NODE_ENV=development, else `json`. */
+  LOG_FORMAT: oneOf(['json', 'pretty']),
+  NODE_ENV: text(),
+} satisfies Record<string, Setting<unknown>>;
+
+/** Every setting, read. */
+export type Settings = { [Name in keyof typeof SETTINGS]: ValueOf<(typeof SETTINGS)[Name]> };
+
+/** Where each setting goes in AppConfig, and the defaults that depend on another setting. */
+function buildConfig(s: Settings) {
+  return {
+    kable: {
+      /** Seed "API Key": sent as `Kable-Client-Secret`. */
+      apiKey: s.KABLE_API_KEY,
+      /** Seed "Kable Client ID": sent as `Kable-Client-ID`. */
+      clientId: s.KABLE_CLIENT_ID,
+      /** Seed "Client ID Field": dot path into the Segment message. */
+      clientIdField: s.KABLE_CLIENT_ID_FIELD,
+      /** Seed "Properties Mappings". */
+      propertyMappings: s.KABLE_PROPERTIES_MAPPINGS,
+      baseUrl: s.KABLE_BASE_URL ?? (s.KABLE_API_KEY.startsWith('sk_live') ? 'https://live.kable.io' : 'https://test.kable.io'),
+      batchSize: s.KABLE_BATCH_SIZE,
+      flushIntervalMs: s.KABLE_FLUSH_INTERVAL,
+      requestTimeoutMs: s.KABLE_REQUEST_TIMEOUT,
+      retryHorizonMs: s.KABLE_RETRY_HORIZON,
+      retryMaxDelayMs: s.KABLE_RETRY_MAX_DELAY,
+      maxInFlight: s.KABLE_MAX_IN_FLIGHT,
+      /** Largest Kable request body in bytes: bigger batches are split. */
+      maxRequestBytes: s.KABLE_MAX_REQUEST_BYTES,
+      /** Which track event names become Kable events (`*` matches any run); undefined = all. */
+      events: s.KABLE_EVENTS,
+      /** Dot path in `data` where the Segment event name is written; undefined = not written. */
+      eventNameKey: s.KABLE_EVENT_NAME_KEY,
+    },
+    segment: {
+      writeKeys: s.SEGMENT_WRITE_KEYS,
+      sharedSecret: s.SEGMENT_SHARED_SECRET,
+      /** `reject` refuses an array whose X-Signature covers only its first item; `accept` takes it (its other items are not authenticated). */
+      firstItemSignature: s.SEGMENT_WEBHOOK_FIRST_ITEM_SIGNATURE,
+    },
+    redis: { url: s.REDIS_URL, prefix: s.REDIS_PREFIX },
+    http: {
+      port: s.PORT,
+      host: s.HOST,
+      /** Origins allowed to call the ingest endpoints from a browser (`*` = any); empty = CORS off. */
+      corsOrigins: s.CORS_ORIGINS,
+      /** A request's headers must arrive within this. */
+      headersTimeoutMs: s.HTTP_HEADERS_TIMEOUT,
+      /** A whole request (headers and body) must arrive within this. */
+      requestTimeoutMs: s.HTTP_REQUEST_TIMEOUT,
+      /** An idle keep-alive connection is closed after this. */
+      keepAliveTimeoutMs: s.HTTP_KEEP_ALIVE_TIMEOUT,
+      /** Connections past this are closed at once. */
+      maxConnections: s.HTTP_MAX_CONNECTIONS,
+    },
+    /** Which parts of the service this process runs. */
+    role: s.SERVICE_ROLE,
+    dedupWindowMs: s.DEDUP_WINDOW,
+    /** How long GET /v1/events/:messageId keeps delivery and skip records; 0 turns them off. */
+    eventTraceWindowMs: s.EVENT_TRACE_WINDOW ?? s.DEDUP_WINDOW,
+    deliveryConcurrency: s.DELIVERY_CONCURRENCY,
+    /**
+     * A delivery job's lock (BullMQ lockDuration, renewed at half this while the job runs); also
+     * how often stalled jobs are looked for, so a crashed worker's jobs move on after about twice this.
+     */
+    deliveryLockMs: s.DELIVERY_LOCK_DURATION,
+    adminToken: s.ADMIN_TOKEN,
+    engage: {
+      syncIntervalMs: s.ENGAGE_SYNC_INTERVAL,
+      /** Membership of audiences past this many is skipped. */
+      maxAudiences: s.ENGAGE_MAX_AUDIENCES,
+    },
+    /** How long dead letters are kept. */
+    deadLetterRetentionMs: s.DEAD_LETTER_RETENTION,
+    /** Queued events past which ingest answers 503 with Retry-After. */
+    backlogLimit: s.BACKLOG_LIMIT,
+    logLevel: s.LOG_LEVEL,
+    /** `json` (one object per line) or `pretty`. */
+    logFormat: s.LOG_FORMAT ?? (s.NODE_ENV === 'development' ? 'pretty' : 'json'),
+  };
+}
+
+/** The validated, typed settings. Read from the environment once, at boot (`loadConfig`). */
+export type AppConfig = ReturnType<typeof buildConfig>;
+
+/** Which parts of the service this process runs. */
+export type Role = AppConfig['role'];
+
+/** Checks between settings, each run only when the settings it compares were read without a problem. */
+function crossChecks(s: Partial<Settings>): string[] {
+  const problems: string[] = [];
+  if (s.ADMIN_TOKEN !== undefined && s.SEGMENT_WRITE_KEYS?.includes(s.ADMIN_TOKEN)) {
+    problems.push('ADMIN_TOKEN must differ from every write key in SEGMENT_WRITE_KEYS');
+  }
+  if (s.HTTP_HEADERS_TIMEOUT !== undefined && s.HTTP_REQUEST_TIMEOUT !== undefined && s.HTTP_HEADERS_TIMEOUT > s.HTTP_REQUEST_TIMEOUT) {
+    problems.push('HTTP_HEADERS_TIMEOUT must not be longer than HTTP_REQUEST_TIMEOUT');
+  }
+  return problems;
+}
+
+/** Thrown by loadConfig: one line per problem, each naming the variable. Never contains a secret. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
 
-const DURATION = /^(\d+|(\d+(ms|s|m|h|d))+)$/;
-const INTEGER = /^\d+$/;
-
-/** The raw environment, checked with class-validator. Messages never echo the value (it may be a secret). */
-class EnvironmentVariables {
-  @IsString({ message: 'is required (your Kable API key, e.g. sk_test.…)' })
-  @IsNotEmpty({ message: 'is required (your Kable API key, e.g. sk_test.…)' })
-  KABLE_API_KEY!: string;
-
-  @IsString({ message: 'is required (your Kable Client ID, e.g. kci_…)' })
-  @IsNotEmpty({ message: 'is required (your Kable Client ID, e.g. kci_…)' })
-  KABLE_CLIENT_ID!: string;
-
-  @IsOptional()
-  @IsString()
-  KABLE_CLIENT_ID_FIELD?: string;
-
-  @IsOptional()
-  @IsString()
-  KABLE_PROPERTIES_MAPPINGS?: string;
-
-  @IsOptional()
-  @Matches(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { message: 'must be an http(s) URL such as https://live.kable.io' })
-  KABLE_BASE_URL?: string;
-
-  @IsOptional()
-  @Matches(INTEGER, { message: 'must be a whole number from 1 to 500' })
-  KABLE_BATCH_SIZE?: string;
-
-  @IsOptional()
-  @Matches(DURATION, { message: 'must be a duration such as 500ms or 1s' })
-  KABLE_FLUSH_INTERVAL?: string;
-
-  @IsOptional()
-  @Matches(DURATION, { message: 'must be a duration such as 10s' })
-  KABLE_REQUEST_TIMEOUT?: string;
-
-  @IsOptional()
-  @Matches(DURATION, { message: 'must be a duration such as 4h' })
-  KABLE_RETRY_HORIZON?: string;
-
-  @IsOptional()
-  @Matches(DURATION, { message: 'must be a duration such as 5m' })
-  KABLE_RETRY_MAX_DELAY?: string;
-
-  @IsOptional()
-  @Matches(INTEGER, { message: 'must be a whole number from 1 to 64' })
-  KABLE_MAX_IN_FLIGHT?: string;
-
-  @IsOptional()
-  @Matches(INTEGER, { message: 'must be a whole number of bytes from 65536 to 104857600' })
-  KABLE_MAX_REQUEST_BYTES?: string;
-
-  @IsOptional()
-  @IsString()
-  KABLE_EVENTS?: string;
-
-  @IsOptional()
-  @IsString()
-  KABLE_EVENT_NAME_KEY?: string;
-
-  @IsString({ message: 'is required: the comma-separated Segment write keys this service accepts' })
-  @IsNotEmpty({ message: 'is required: the comma-separated Segment write keys this service accepts' })
-  SEGMENT_WRITE_KEYS!: string;
-
-  @IsOptional()
-  @IsString()
-  SEGMENT_SHARED_SECRET?: string;
-
-  @IsOptional()
-  @IsIn(['reject', 'accept'], { message: 'must be one of: reject, accept' })
-  SEGMENT_WEBHOOK_FIRST_ITEM_SIGNATURE?: string;
-
-  @IsOptional()
-  @IsString()
-  CORS_ORIGINS?: string;
-
-  @IsOptional()
-  @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
-  REDIS_URL?: string;
-
-  @IsOptional()
-  @Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'must be 1-32 letters, digits, "_" or "-"' })
-  REDIS_PREFIX?: string;
-
-  @IsOptional()
-  @Matches(INTEGER, { message: 'must be a port number from 1 to 65535' })
-  PORT?: string;
-
-  @IsOptional()
-  @IsString()
-  HOST?: string;
-
-  @IsOptional()
-  @Matches(DURATION, { message: 'must be a duration such as 10s' })
-  HTTP_HEADERS_TIMEOUT?: string;
-
-  @IsOptional()
-  @Matches(DURATION, { message: 'must be a duration such as 30s' })
-  HTTP_REQUEST_TIMEOUT?: string;
-
-  @IsOptional()
-  @Matches(DURATION, { message: 'must be a duration such as 65s' })
-  HTTP_KEEP_ALIVE_TIMEOUT?: string;
-
-  @IsOptional()
-  @Matches(INTEGER, { message: 'must be a whole number from 16 to 1000000' })
-  HTTP_MAX_CONNECTIONS?: string;
-
-  @IsOptional()
-  @IsIn(['all', 'api', 'worker'], { message: 'must be one of: all, api, worker' })
-  SERVICE_ROLE?: string;
-
-  @IsOptional()
-  @Matches(DURATION, { message: 'must be a duration such as 24h' })
-  DEDUP_WINDOW?: string;
-
-  @IsOptional()
-  @Matches(DURATION, { message: 'must be a duration such as 2h, or 0 to keep no event traces' })
-  EVENT_TRACE_WINDOW?: string;
-
-  @IsOptional()
-  @Matches(INTEGER, { message: 'must be a whole number from 1 to 10000' })
-  DELIVERY_CONCURRENCY?: string;
-
-  @IsOptional()
-  @Matches(DURATION, { message: 'must be a duration such as 30s' })
-  DELIVERY_LOCK_DURATION?: string;
-
-  @IsOptional()
-  @MinLength(16, { message: 'must be at least 16 characters (a long random string)' })
-  ADMIN_TOKEN?: string;
-
-  @IsOptional()
-  @Matches(DURATION, { message: 'must be a duration such as 2h30m' })
-  ENGAGE_SYNC_INTERVAL?: string;
-
-  @IsOptional()
-  @Matches(INTEGER, { message: 'must be a whole number from 1 to 100000' })
-  ENGAGE_MAX_AUDIENCES?: string;
-
-  @IsOptional()
-  @Matches(DURATION, { message: 'must be a duration such as 7d' })
-  DEAD_LETTER_RETENTION?: string;
-
-  @IsOptional()
-  @Matches(INTEGER, { message: 'must be a whole number of events from 1 to 1000000000' })
-  BACKLOG_LIMIT?: string;
-
-  @IsOptional()
-  @IsIn(['debug', 'info', 'warn', 'error'], { message: 'must be one of: debug, info, warn, error' })
-  LOG_LEVEL?: string;
-
-  @IsOptional()
-  @IsIn(['json', 'pretty'], { message: 'must be one of: json, pretty' })
-  LOG_FORMAT?: string;
-}
-
-type Env = Record<string, string | undefined>;
-
 /** Reads and validates the environment. Throws ConfigError listing every problem. */
-export function loadConfig(env: Env): AppConfig {
-  // An empty variable counts as unset, as in most .env tooling.
-  const raw: Env = {};
-  for (const [key, value] of Object.entries(env)) if (value !== undefined && value.trim() !== '') raw[key] = value;
-
+export function loadConfig(env: Record<string, string | undefined>): AppConfig {
+  const read: Partial<Record<keyof Settings, unknown>> = {};
   const problems: string[] = [];
-  const vars = plainToInstance(EnvironmentVariables, raw, { excludeExtraneousValues: false });
-  for (const error of validateSync(vars, { skipMissingProperties: false })) {
-    // One line per variable: the first rule it breaks.
-    const [message] = Object.values(error.constraints ?? {});
-    if (message) problems.push(`${error.property} ${message}`);
+  for (const [name, setting] of Object.entries(SETTINGS) as [keyof Settings, Setting<unknown>][]) {
+    const value = env[name];
+    // An empty variable counts as unset, as in most .env tooling.
+    const result = setting.read(value === undefined || value.trim() === '' ? undefined : value, name);
+    if ('problem' in result) problems.push(result.problem);
+    else read[name] = result.value;
   }
-
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const value = raw[name] === undefined ? fallback : Number(raw[name]);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      if (!problems.some((p) => p.startsWith(`${name} `))) problems.push(`${name} must be a whole number from ${min} to ${max}`);
-      return fallback;
-    }
-    return value;
-  };
-  const duration = (name: string, fallback: string, min: number, max: number): number => {
-    const value = parseDuration(raw[name] ?? fallback);
-    if (value === undefined) return parseDuration(fallback)!; // already reported by the validator
-    if (value < min || value > max) {
-      problems.push(`${name} must be between ${formatDuration(min)} and ${formatDuration(max)}`);
-      return parseDuration(fallback)!;
-    }
-    return value;
-  };
-
-  const clientIdField = (raw.KABLE_CLIENT_ID_FIELD ?? 'userId').trim();
-  if (!isDotPath(clientIdField)) {
-    problems.push('KABLE_CLIENT_ID_FIELD must be a dot path into the Segment message, such as userId or context.groupId');
-  }
-
-  let propertyMappings: PropertyMapping[] = [];
-  try {
-    propertyMappings = parsePropertyMappings(raw.KABLE_PROPERTIES_MAPPINGS);
-  } catch (error) {
-    problems.push(`KABLE_PROPERTIES_MAPPINGS ${(error as Error).message}`);
-  }
-
-  const writeKeys = (raw.SEGMENT_WRITE_KEYS ?? '')
-    .split(',')
-    .map((key) => key.trim())
-    .filter((key) => key !== '');
-  if (raw.SEGMENT_WRITE_KEYS !== undefined && writeKeys.length === 0) {
-    problems.push('SEGMENT_WRITE_KEYS must list at least one write key (comma-separated)');
-  }
-
-  if (raw.ADMIN_TOKEN !== undefined && writeKeys.includes(raw.ADMIN_TOKEN)) {
-    problems.push('ADMIN_TOKEN must differ from every write key in SEGMENT_WRITE_KEYS');
-  }
-
-  const corsOrigins = parseCorsOrigins(raw.CORS_ORIGINS);
-  if (corsOrigins === undefined) {
-    problems.push(
-      'CORS_ORIGINS must be "*" or comma-separated origins such as https://app.example.com (scheme, host, optional port; no path)',
-    );
-  }
-
-  const apiKey = raw.KABLE_API_KEY ?? '';
-  const config: AppConfig = {
-    kable: {
-      apiKey,
-      clientId: raw.KABLE_CLIENT_ID ?? '',
-      clientIdField,
-      propertyMappings,
-      baseUrl: (raw.KABLE_BASE_URL ?? (apiKey.startsWith('sk_live') ? 'https://live.kable.io' : 'https://test.kable.io')).replace(
-        /\/+$/,
-        '',
-      ),
-      batchSize: int('KABLE_BATCH_SIZE', 500, 1, 500),
-      flushIntervalMs: duration('KABLE_FLUSH_INTERVAL', '1s', 1, 60_000),
-      requestTimeoutMs: duration('KABLE_REQUEST_TIMEOUT', '10s', 100, 300_000),
-      retryHorizonMs: duration('KABLE_RETRY_HORIZON', '4h', 1000, 7 * 86_400_000),
-      retryMaxDelayMs: duration('KABLE_RETRY_MAX_DELAY', '5m', 100, 86_400_000),
-      maxInFlight: int('KABLE_MAX_IN_FLIGHT', 8, 1, 64),
-      maxRequestBytes: int('KABLE_MAX_REQUEST_BYTES', 4 * 1024 * 1024, 65_536, 100 * 1024 * 1024),
-      events: parseEventSelection(raw.KABLE_EVENTS, problems), // KABLE_EVENTS: the event selection (issue 14)
-      eventNameKey: parseEventNameKey(raw.KABLE_EVENT_NAME_KEY, problems),
-    },
-    segment: {
-      writeKeys,
-      sharedSecret: raw.SEGMENT_SHARED_SECRET,
-      firstItemSignature: (raw.SEGMENT_WEBHOOK_FIRST_ITEM_SIGNATURE ?? 'reject') as AppConfig['segment']['firstItemSignature'],
-    },
-    redis: { url: raw.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: raw.REDIS_PREFIX ?? 'kable' },
-    http: {
-      port: int('PORT', 3000, 1, 65535),
-      host: raw.HOST ?? '0.0.0.0',
-      corsOrigins: corsOrigins ?? [],
-      headersTimeoutMs: duration('HTTP_HEADERS_TIMEOUT', '10s', 1000, 60_000),
-      requestTimeoutMs: duration('HTTP_REQUEST_TIMEOUT', '30s', 1000, 300_000),
-      keepAliveTimeoutMs: duration('HTTP_KEEP_ALIVE_TIMEOUT', '65s', 1000, 600_000),
-      maxConnections: int('HTTP_MAX_CONNECTIONS', 10_000, 16, 1_000_000),
-    },
-    role: (raw.SERVICE_ROLE ?? 'all') as Role,
-    dedupWindowMs: duration('DEDUP_WINDOW', '24h', 60_000, 30 * 86_400_000),
-    eventTraceWindowMs: 0, // set below: defaults to the deduplication window
-    deliveryConcurrency: int('DELIVERY_CONCURRENCY', 2000, 1, 10_000),
-    deliveryLockMs: duration('DELIVERY_LOCK_DURATION', '30s', 1000, 600_000),
-    adminToken: raw.ADMIN_TOKEN,
-    engage: {
-      syncIntervalMs: duration('ENGAGE_SYNC_INTERVAL', '2h30m', 60_000, 86_400_000),
-      maxAudiences: int('ENGAGE_MAX_AUDIENCES', 1000, 1, 100_000),
-    },
-    deadLetterRetentionMs: duration('DEAD_LETTER_RETENTION', '7d', 60_000, 90 * 86_400_000),
-    backlogLimit: int('BACKLOG_LIMIT', 500_000, 1, 1_000_000_000),
-    logLevel: (raw.LOG_LEVEL ?? 'info') as AppConfig['logLevel'],
-    logFormat: (raw.LOG_FORMAT ?? (raw.NODE_ENV === 'development' ? 'pretty' : 'json')) as AppConfig['logFormat'],
-  };
-
-  config.eventTraceWindowMs =
-    raw.EVENT_TRACE_WINDOW === undefined ? config.dedupWindowMs : duration('EVENT_TRACE_WINDOW', '24h', 0, 30 * 86_400_000);
-
-  if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
-    problems.push('HTTP_HEADERS_TIMEOUT must not be longer than HTTP_REQUEST_TIMEOUT');
-  }
-
+  problems.push(...crossChecks(read as Partial<Settings>));
   if (problems.length > 0) throw new ConfigError(problems);
-  return config;
+  return buildConfig(read as Settings);
 }
 
 const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
