@@ -6,8 +6,8 @@ import { APP_CONFIG } from '../platform/config/config.module.js';
 import { AdminGuard } from '../platform/http/admin.guard.js';
 import { HttpError } from '../platform/http/http-error.js';
 import { decisionSettings } from '../segment/decision.js';
-import { type EventTrace, EventTraceStore } from '../trace/event-trace.js';
 import { ApiErrors, AUTH, KABLE_EVENT_EXAMPLE, TRACK_EXAMPLE, ADMIN_ERRORS } from '../platform/openapi/openapi.js';
+import { type EventTrace, EventLookup } from './event-lookup.js';
 import { type Preview, previewMessage } from './preview.js';
 
 /** Admin tools for operators: trace one event, preview a mapping. */
@@ -19,7 +19,7 @@ import { type Preview, previewMessage } from './preview.js';
 export class OpsController {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly traces: EventTraceStore,
+    private readonly lookup: EventLookup,
   ) {}
 
   @Get('events/:messageId')
@@ -68,7 +68,7 @@ export class OpsController {
   })
   @ApiErrors({ 404: 'no record of messageId "msg-9" in the deduplication window (DEDUP_WINDOW): …' })
   async event(@Param('messageId') messageId: string): Promise<EventTrace> {
-    const trace = await this.traces.get(messageId);
+    const trace = await this.lookup.find(messageId);
     if (!trace) {
       throw new HttpError(
         404,

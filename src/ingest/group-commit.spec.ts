@@ -18,22 +18,27 @@ function manual(options: Partial<{ maxInFlight: number; maxWeight: number; slotT
     { maxInFlight: 1, maxWeight: 100, weight: (n) => n, slotTimeoutMs: 60_000, ...options },
   );
   const answers = (items: number[]) => items.map((n) => `ok ${n}`);
-  return { commits, committer, answers };
+  const commit = (i: number): Deferred => {
+    const found = commits[i];
+    if (!found) throw new Error(`commit ${i} has not started (${commits.length} have)`);
+    return found;
+  };
+  return { commits, commit, committer, answers };
 }
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('GroupCommitter', () => {
   it('commits at once when nothing is in flight, and groups what arrives meanwhile', async () => {
-    const { commits, committer, answers } = manual();
+    const { commits, commit, committer, answers } = manual();
     const first = committer.submit(1);
     expect(commits.map((c) => c.items)).toEqual([[1]]);
     const later = [committer.submit(2), committer.submit(3), committer.submit(4)];
     expect(commits).toHaveLength(1);
-    commits[0].resolve(answers(commits[0].items));
+    commit(0).resolve(answers(commit(0).items));
     expect(await first).toBe('ok 1');
     expect(commits.map((c) => c.items)).toEqual([[1], [2, 3, 4]]);
-    commits[1].resolve(answers(commits[1].items));
+    commit(1).resolve(answers(commit(1).items));
     expect(await Promise.all(later)).toEqual(['ok 2', 'ok 3', 'ok 4']);
   });
 
@@ -44,10 +49,10 @@ describe('GroupCommitter', () => {
   });
 
   it('keeps groups under maxWeight, in arrival order, and never splits an item', async () => {
-    const { commits, committer, answers } = manual({ maxWeight: 10 });
+    const { commits, commit, committer, answers } = manual({ maxWeight: 10 });
     const all = [5, 4, 3, 8, 20, 1].map((n) => committer.submit(n));
     for (let i = 0; i < 5; i++) {
-      commits[i].resolve(answers(commits[i].items));
+      commit(i).resolve(answers(commit(i).items));
       await flush();
     }
     expect(commits.map((c) => c.items)).toEqual([[5], [4, 3], [8], [20], [1]]);
@@ -55,15 +60,15 @@ describe('GroupCommitter', () => {
   });
 
   it('rejects every caller of a failed group, and goes on with the next group', async () => {
-    const { commits, committer, answers } = manual();
+    const { commit, committer, answers } = manual();
     const first = committer.submit(1);
     const grouped = [committer.submit(2), committer.submit(3)];
-    commits[0].resolve(answers([1]));
+    commit(0).resolve(answers([1]));
     await first;
-    commits[1].reject(new Error('Redis went away'));
+    commit(1).reject(new Error('Redis went away'));
     for (const p of grouped) await expect(p).rejects.toThrow('Redis went away');
     const after = committer.submit(9);
-    commits[2].resolve(answers([9]));
+    commit(2).resolve(answers([9]));
     expect(await after).toBe('ok 9');
   });
 
@@ -78,10 +83,21 @@ describe('GroupCommitter', () => {
     await expect(committer.submit(2)).rejects.toThrow('bad input');
   });
 
+  it('rejects the callers a commit returned no result for', async () => {
+    const { commit, committer } = manual();
+    void committer.submit(0);
+    const [one, two] = [committer.submit(1), committer.submit(2)];
+    commit(0).resolve(['ok 0']);
+    await flush();
+    commit(1).resolve(['ok 1']);
+    expect(await one).toBe('ok 1');
+    await expect(two).rejects.toThrow('commit resolved 1 results for 2 items');
+  });
+
   it('frees the slot of a commit that hangs after slotTimeoutMs, without answering its callers', async () => {
     jest.useFakeTimers();
     try {
-      const { commits, committer, answers } = manual({ slotTimeoutMs: 3000 });
+      const { commits, commit, committer, answers } = manual({ slotTimeoutMs: 3000 });
       let hungSettled = false;
       void committer.submit(1).finally(() => (hungSettled = true));
       const next = committer.submit(2);
@@ -89,11 +105,11 @@ describe('GroupCommitter', () => {
       expect(commits).toHaveLength(1);
       jest.advanceTimersByTime(1);
       expect(commits.map((c) => c.items)).toEqual([[1], [2]]);
-      commits[1].resolve(answers([2]));
+      commit(1).resolve(answers([2]));
       expect(await next).toBe('ok 2');
       expect(hungSettled).toBe(false);
       // The hung commit settling late neither answers twice nor frees a second slot.
-      commits[0].resolve(answers([1]));
+      commit(0).resolve(answers([1]));
       void committer.submit(3);
       void committer.submit(4);
       await Promise.resolve();

@@ -1,15 +1,8 @@
 /**
- * Group commit: requests that arrive while earlier writes are under way are written together, in
- * one round of Redis commands, and each caller is answered once that write has settled.
- *
- * With nothing in flight, a submitted item is committed at once (no added latency when the load is
- * light); under load, what arrives while `maxInFlight` commits are running waits for the first of
- * them to finish and then goes out as one group of at most `maxWeight` (by `weight`). A commit
- * that hangs holds its slot for at most `slotTimeoutMs`, so one stuck write cannot stop the ones
- * after it (its own callers keep waiting for it, or for their own timeout).
- *
- * `commit` gets the group's items in arrival order and resolves with one result per item; if it
- * rejects, every caller in the group gets that error. No item is ever in two groups.
+ * Group commit: with nothing in flight an item is committed at once; what arrives while `maxInFlight`
+ * commits run goes out together (up to `maxWeight`) once one finishes. A hung commit holds its slot
+ * at most `slotTimeoutMs`. `commit` resolves with one result per item, in order; if it rejects,
+ * every caller of the group gets that error. No item is ever in two groups.
  */
 export class GroupCommitter<T, R> {
   private pending: Array<{ item: T; resolve: (result: R) => void; reject: (error: unknown) => void }> = [];
@@ -29,17 +22,16 @@ export class GroupCommitter<T, R> {
 
   private drain(): void {
     while (this.inFlight < this.options.maxInFlight && this.pending.length > 0) {
-      // Take items in arrival order up to maxWeight (always at least one).
-      let weight = this.options.weight(this.pending[0].item);
-      let count = 1;
-      while (count < this.pending.length) {
-        const next = this.options.weight(this.pending[count].item);
-        if (weight + next > this.options.maxWeight) break;
+      // Items in arrival order up to maxWeight, always at least one.
+      let weight = 0;
+      let count = 0;
+      for (const { item } of this.pending) {
+        const next = this.options.weight(item);
+        if (count > 0 && weight + next > this.options.maxWeight) break;
         weight += next;
         count += 1;
       }
-      const group = this.pending.splice(0, count);
-      this.run(group);
+      this.run(this.pending.splice(0, count));
     }
   }
 
@@ -59,7 +51,11 @@ export class GroupCommitter<T, R> {
     const work = (async () => this.commit(group.map((entry) => entry.item)))();
     work.then(
       (results) => {
-        group.forEach((entry, i) => entry.resolve(results[i]));
+        results.forEach((result, i) => group[i]?.resolve(result));
+        if (results.length < group.length) {
+          const missing = new Error(`commit resolved ${results.length} results for ${group.length} items`);
+          for (const entry of group.slice(results.length)) entry.reject(missing);
+        }
         release();
       },
       (error: unknown) => {

@@ -1,41 +1,12 @@
 import {
+  eventRecord,
+  type JobTraceRecord,
   newestRejection,
-  parseReceived,
-  receivedValue,
-  rejectedNoteCode,
+  type RejectedRecord,
   requestIdAt,
   requestRuns,
   sampleRejected,
 } from './event-trace.js';
-
-describe('dedup key values (received records)', () => {
-  const at = new Date('2026-11-29T16:30:00.123Z');
-
-  it('writes the time and the job id, and reads them back', () => {
-    expect(receivedValue(at, '4711')).toBe('1795969800123:4711');
-    expect(parseReceived(receivedValue(at, '4711'))).toEqual({ r: at.getTime(), j: '4711' });
-    expect(receivedValue(at, undefined)).toBe('1795969800123');
-    expect(parseReceived(receivedValue(at, undefined))).toEqual({ r: at.getTime() });
-  });
-
-  it('writes and reads the position in the job', () => {
-    // REMEMBER (dedup.store.ts) appends "/<index>" to the run's value for each key.
-    expect(`${receivedValue(at, '4711')}/0`).toBe('1795969800123:4711/0');
-    expect(parseReceived('1795969800123:4711/0')).toEqual({ r: at.getTime(), j: '4711', i: 0 });
-    expect(parseReceived('1795969800123:4711/999')).toEqual({ r: at.getTime(), j: '4711', i: 999 });
-    expect(parseReceived('1795969800123:custom:id-1/7')).toEqual({ r: at.getTime(), j: 'custom:id-1', i: 7 });
-  });
-
-  it('keeps job ids that contain colons or letters whole', () => {
-    expect(parseReceived(receivedValue(at, 'custom:id-1'))).toEqual({ r: at.getTime(), j: 'custom:id-1' });
-  });
-
-  it('reads what earlier versions wrote: a JSON record, or "1"', () => {
-    expect(parseReceived('{"r":1795969800123,"j":"12"}')).toEqual({ r: 1795969800123, j: '12' });
-    expect(parseReceived('1')).toEqual({ r: 0 });
-    expect(parseReceived('garbage')).toEqual({ r: 0 });
-  });
-});
 
 describe('job trace runs (which Kable request carried which event of a job)', () => {
   it('run-length encodes request ids in event order, an unknown id as null', () => {
@@ -54,48 +25,60 @@ describe('job trace runs (which Kable request carried which event of a job)', ()
     ids.forEach((id, i) => expect(requestIdAt(runs, i)).toBe(id));
     expect(requestIdAt(runs, 5)).toBeUndefined();
   });
+});
 
-  it('without an index (a key written before indexes), answers only when one request carried the job', () => {
-    expect(requestIdAt([['a', 100]], undefined)).toBe('a');
-    expect(
-      requestIdAt(
-        [
-          ['a', 50],
-          ['b', 50],
-        ],
-        undefined,
-      ),
-    ).toBeUndefined();
+describe('the record of an event', () => {
+  const job: JobTraceRecord = {
+    at: 2000,
+    attempts: 1,
+    runs: [
+      ['req-a', 2],
+      ['req-b', 1],
+    ],
+  };
+  const inJob = { id: '7', index: 2 };
+
+  it('is the job record when the job was delivered whole, naming the request of the event', () => {
+    expect(eventRecord(undefined, job, inJob)).toEqual({ stage: 'delivered', at: 2000, jobId: '7', attempts: 1, kableRequestId: 'req-b' });
+  });
+
+  it('is the newer of the job record and the event record (a stalled job run again)', () => {
+    const retrying = { stage: 'retrying', at: 3000, jobId: '7', attempts: 2, reason: 'HTTP 503' } as const;
+    expect(eventRecord(retrying, job, inJob)).toBe(retrying);
+    expect(eventRecord({ ...retrying, at: 1000 }, job, inJob)).toMatchObject({ stage: 'delivered', at: 2000 });
+  });
+
+  it('never lets a skipped later copy hide the delivery', () => {
+    const skipped = { stage: 'skipped', at: 9000, type: 'identify', reason: 'not_forwarded' } as const;
+    expect(eventRecord(skipped, job, inJob)).toMatchObject({ stage: 'delivered', at: 2000 });
+    expect(eventRecord(skipped, undefined, inJob)).toBe(skipped);
+    expect(eventRecord(undefined, undefined, undefined)).toBeUndefined();
   });
 });
 
 describe('rejected samples', () => {
-  const rejectedNote = (at: number, code = 'missing_event') => JSON.stringify({ stage: 'rejected', at, code, error: 'event is required' });
-
-  it('tells a rejected note from a skipped one', () => {
-    expect(rejectedNoteCode(rejectedNote(1))).toBe('missing_event');
-    expect(rejectedNoteCode(JSON.stringify({ at: 1, code: 'too_large', error: 'x', stage: 'rejected' }))).toBe('too_large');
-    expect(rejectedNoteCode(JSON.stringify({ stage: 'skipped', at: 1, type: 'identify', reason: 'not_forwarded' }))).toBeUndefined();
-  });
+  const rejected = (at: number, code = 'missing_event'): RejectedRecord => ({ stage: 'rejected', at, code, error: 'event is required' });
 
   it('keeps only the last ones of each reason of a request, in order', () => {
-    const notes = Array.from({ length: 2500 }, (_, i) => [`id-${i}`, `r${i}`, i % 2 === 0 ? 'missing_event' : 'too_large'] as const);
+    const notes = Array.from({ length: 2500 }, (_, i) => [`id-${i}`, rejected(i, i % 2 === 0 ? 'missing_event' : 'too_large')] as const);
     const samples = sampleRejected(notes, 100);
     expect([...samples.keys()]).toEqual(['missing_event', 'too_large']);
-    expect(samples.get('missing_event')).toHaveLength(100);
-    expect(samples.get('missing_event')![0]).toEqual(['id-2300', 'r2300']);
-    expect(samples.get('missing_event')![99]).toEqual(['id-2498', 'r2498']);
-    expect(samples.get('too_large')![99]).toEqual(['id-2499', 'r2499']);
+    const even = samples.get('missing_event') ?? [];
+    expect(even).toHaveLength(100);
+    expect(even[0]).toEqual(['id-2300', JSON.stringify(rejected(2300))]);
+    expect(even[99]).toEqual(['id-2498', JSON.stringify(rejected(2498))]);
+    expect(samples.get('too_large')?.[99]).toEqual(['id-2499', JSON.stringify(rejected(2499, 'too_large'))]);
     expect(sampleRejected([]).size).toBe(0);
   });
 
   it('finds the newest rejection of an id across reasons, and ignores one older than the trace window', () => {
     const now = 10_000_000;
-    expect(newestRejection([null, rejectedNote(now - 5, 'too_large'), rejectedNote(now - 1)], now, 1000)).toMatchObject({
+    const raw = (at: number, code?: string) => JSON.stringify(rejected(at, code));
+    expect(newestRejection([null, raw(now - 5, 'too_large'), raw(now - 1)], now, 1000)).toMatchObject({
       code: 'missing_event',
       at: now - 1,
     });
-    expect(newestRejection([rejectedNote(now - 1001)], now, 1000)).toBeUndefined();
+    expect(newestRejection([raw(now - 1001)], now, 1000)).toBeUndefined();
     expect(newestRejection([null], now, 1000)).toBeUndefined();
   });
 });
