@@ -32,8 +32,8 @@ export class EventBudget {
 
   release(n: number): void {
     this.used -= n;
-    while (this.waiting.length > 0 && this.used + this.waiting[0].n <= this.limit) {
-      const next = this.waiting.shift()!;
+    for (let next = this.waiting[0]; next !== undefined && this.used + next.n <= this.limit; next = this.waiting[0]) {
+      this.waiting.shift();
       this.used += next.n;
       next.resolve(next.n);
     }

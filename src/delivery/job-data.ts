@@ -2,21 +2,13 @@ import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { KableEvent } from '../segment/kable-event.js';
 import type { DeliverJobData } from './queues.js';
 
-/**
- * Events whose JSON is at least this long are stored deflated. A batch of 100 analytics-node track
- * events is about 20 KB of JSON and 3–4 KB deflated and base64-encoded (the keys and most of the
- * values repeat from event to event); below about 1 KB there is little to gain.
- */
+/** Events whose JSON is at least this long are stored deflated; below it there is little to gain. */
 export const DEFLATE_FROM_CHARS = 1024;
 
 /**
- * The payload of a delivery job. The events are kept in Redis until Kable has them (the backlog),
- * so their size is the backlog's cost: large jobs hold them deflated (`deflated`, base64 of raw
- * deflate of the events' JSON, one event per line, with `count` for people reading the queue);
- * small ones as plain JSON (`events`). One event per line lets the worker cut the text into the
- * events' JSON and send it to Kable as it is, without parsing and serializing every event again
- * (`node bench/delivery-cpu.js`). Deflating 100 events takes about 100 µs at the fastest level; it
- * runs on the event loop because the thread pool's hand-off cost more CPU than it saved.
+ * The payload of a delivery job. Its events stay in Redis until Kable has them, so large jobs hold
+ * them deflated (`deflated`, `count` for people reading the queue), small ones as `events`. One
+ * event per line lets the worker send each event's JSON as it is, without parsing it again.
  */
 export function encodeJobData(events: KableEvent[], source: DeliverJobData['source']): DeliverJobData {
   return encodeEventJson(
@@ -31,14 +23,12 @@ export function encodeEventJson(eventJson: string[], source: DeliverJobData['sou
   // JSON.stringify never writes a raw line break, so the lines are exactly the events.
   const lines = eventJson.join('\n');
   if (lines.length < DEFLATE_FROM_CHARS) return { events: events ?? eventJson.map((json) => JSON.parse(json) as KableEvent), source };
+  // The fastest level on the event loop: the thread pool's hand-off cost more CPU than it saved.
   const bytes = deflateRawSync(lines, { level: constants.Z_BEST_SPEED });
   return { source, count: eventJson.length, deflated: bytes.toString('base64') };
 }
 
-/**
- * The JSON of each event of a job, in order, in any form a version of this service wrote: plain
- * `events`, deflated lines, or (before lines) a deflated JSON array. Throws on corrupt data.
- */
+/** The JSON of each event of a job, in order. Throws on corrupt data. */
 export function decodeEventJson(data: DeliverJobData): string[] {
   return decodeLines(data).json;
 }
@@ -51,34 +41,31 @@ export function decodeSizedEventJson(data: DeliverJobData): { json: string[]; by
 
 /** `ascii`: known to be ASCII only, so each line's length is its size in bytes. */
 function decodeLines(data: DeliverJobData): { json: string[]; ascii: boolean } {
-  if (data.deflated === undefined) return { json: (data.events ?? []).map((event) => JSON.stringify(event)), ascii: false };
+  if (data.deflated === undefined) return { json: data.events.map((event) => JSON.stringify(event)), ascii: false };
   const raw = inflateRawSync(Buffer.from(data.deflated, 'base64'));
   const text = raw.toString('utf8');
-  if (text.startsWith('[')) return { json: (JSON.parse(text) as KableEvent[]).map((event) => JSON.stringify(event)), ascii: false };
   const lines = text.split('\n');
-  if (data.count !== undefined && lines.length !== data.count) {
-    throw new Error(`job data holds ${lines.length} events, not the ${data.count} it says`);
-  }
+  if (lines.length !== data.count) throw new Error(`job data holds ${lines.length} events, not the ${data.count} it says`);
   // Only ASCII decodes to one character per byte (the service wrote this text as valid UTF-8).
   return { json: lines, ascii: raw.length === text.length };
 }
 
-/** How many events a job holds, without decoding them; undefined when a deflated job does not say. */
-export function jobEventCount(data: DeliverJobData): number | undefined {
-  return data.deflated === undefined ? (data.events?.length ?? 0) : data.count;
+/** How many events a job holds, without decoding them. */
+export function jobEventCount(data: DeliverJobData): number {
+  return data.deflated === undefined ? data.events.length : data.count;
 }
 
 /** The events of a job, in either form. */
 export function decodeJobEvents(data: DeliverJobData): KableEvent[] {
-  if (data.deflated === undefined) return data.events ?? [];
+  if (data.deflated === undefined) return data.events;
   return decodeEventJson(data).map((json) => JSON.parse(json) as KableEvent);
 }
 
-/**
- * The job data as people should see it (the queue dashboard): deflated events shown decoded. A job
- * that cannot be decoded is shown as stored.
- */
-export function readableJobData(data: DeliverJobData): DeliverJobData {
+/** A job's data as people should see it (the queue dashboard): the events decoded. */
+export type ReadableJobData = Omit<DeliverJobData, 'deflated'> & { events: KableEvent[] };
+
+/** The job data as people should see it: deflated events shown decoded; a job that cannot be decoded as stored. */
+export function readableJobData(data: DeliverJobData): DeliverJobData | ReadableJobData {
   if (typeof data?.deflated !== 'string') return data;
   try {
     const events = decodeJobEvents(data);

@@ -14,21 +14,23 @@ export const JOBS = {
 
 /**
  * The payload of a `deliver` job: Kable events mapped at ingest, delivered together. Written and
- * read only through `encodeJobData` / `decodeJobEvents` (job-data.ts): large jobs hold the events
- * deflated.
+ * read only through job-data.ts: small jobs hold the events, large ones their JSON deflated.
  */
-export interface DeliverJobData {
-  /** The events as JSON (small jobs, and jobs queued before compression existed). */
-  events?: KableEvent[];
-  /** The events' JSON, raw-deflated, base64. */
-  deflated?: string;
-  /** How many events `deflated` holds. */
-  count?: number;
+export type DeliverJobData = {
   /** Where the events came from: `ingest`, `engage`, `replay`. */
   source: 'ingest' | 'engage' | 'replay';
   /** Set when a failed attempt rewrote the job to hold only the events still to deliver. */
   retried?: true;
-}
+} & (
+  | { events: KableEvent[]; deflated?: undefined; count?: undefined }
+  | {
+      /** The events' JSON, one per line, raw-deflated, base64. */
+      deflated: string;
+      /** How many events `deflated` holds. */
+      count: number;
+      events?: undefined;
+    }
+);
 
 /** Name of the custom backoff strategy the delivery worker implements (capped exponential + jitter + Retry-After). */
 export const BACKOFF_TYPE = 'kable';
