@@ -11,24 +11,15 @@ import { QUEUES } from './queues.js';
 // Resets the counter to 0 only if it still holds the value read before the queue was seen empty.
 const RESET_IF_UNCHANGED = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], '0') return 1 end return 0`;
 
-/** The counter's key. Ingest adds to it in its dedup command (DedupStore.remember), the rest through `added`. */
-export function backlogKey(keys: RedisKeys): string {
-  return keys.key('backlog', 'events');
-}
-
 /**
- * The number of events waiting for Kable (queued, active or waiting for a retry), kept as one
- * Redis counter: the producer adds the events of each job it queues, the worker subtracts the
- * events Kable answered for (delivered or dead-lettered). Reading it costs one GET, whatever the
- * backlog, which a count over the jobs' data would not.
- *
- * A crash between two steps can leave the counter off by one job's events. It heals itself: each
- * `measure()` that finds the queue empty resets a non-zero counter to 0 (compare-and-set, so
- * events counted meanwhile are kept).
+ * The number of events waiting for Kable (queued, active or waiting for a retry), one Redis counter
+ * so that reading it costs one GET whatever the backlog. Every job queued adds its events, the
+ * worker removes those Kable answered for (delivered or dead-lettered). A crash between two steps
+ * can leave it off by one job's events: `read()` resets it when it finds the queue empty.
  */
 @Injectable()
 export class BacklogCounter {
-  private readonly key: string;
+  private readonly counterKey: string;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
@@ -36,36 +27,49 @@ export class BacklogCounter {
     keys: RedisKeys,
     metrics: MetricsService,
   ) {
-    this.key = backlogKey(keys);
-    const measure = () => this.measure();
+    this.counterKey = keys.key('backlog', 'events');
+    const read = () => this.read();
     new Gauge({
       name: 'kable_backlog_events',
       help: 'Events waiting for Kable (queued, in flight or waiting for a retry); ingest answers 503 past BACKLOG_LIMIT',
       registers: [metrics.registry],
       async collect() {
         // Redis down: NaN rather than a failed scrape.
-        this.set(await measure().catch(() => NaN));
+        this.set(await read().catch(() => NaN));
       },
     });
   }
 
-  async added(events: number): Promise<void> {
-    if (events > 0) await this.redis.incrby(this.key, events);
+  /**
+   * Lua that adds `events` to the counter at `key`, for a script that must count in the same
+   * command as its own writes (ingest's dedup keys); pass `key()` as that KEYS entry.
+   */
+  static addInScript(key: string, events: string): string {
+    return `if tonumber(${events}) > 0 then redis.call('INCRBY', ${key}, ${events}) end`;
   }
 
-  async done(events: number): Promise<void> {
-    if (events > 0) await this.redis.decrby(this.key, events);
+  /** The counter's Redis key, for a script using `addInScript`. */
+  key(): string {
+    return this.counterKey;
+  }
+
+  async add(events: number): Promise<void> {
+    if (events > 0) await this.redis.incrby(this.counterKey, events);
+  }
+
+  async remove(events: number): Promise<void> {
+    if (events > 0) await this.redis.decrby(this.counterKey, events);
   }
 
   /** The backlog in events, healed when the queue is empty. */
-  async measure(): Promise<number> {
-    const raw = (await this.redis.get(this.key)) ?? '0';
+  async read(): Promise<number> {
+    const raw = (await this.redis.get(this.counterKey)) ?? '0';
     const value = Number(raw);
     if (value === 0) return 0;
     const counts = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
     if (Object.values(counts).every((n) => n === 0)) {
-      // The queue is empty either way; if Redis refuses the write (out of memory), a later measure heals it.
-      await this.redis.eval(RESET_IF_UNCHANGED, 1, this.key, raw).catch((error: unknown) => {
+      // The queue is empty either way; if Redis refuses the write (out of memory), a later read heals it.
+      await this.redis.eval(RESET_IF_UNCHANGED, 1, this.counterKey, raw).catch((error: unknown) => {
         if (!isOutOfMemory(error)) throw error;
       });
       return 0;

@@ -6,7 +6,7 @@ import { encodeJobData } from './job-data.js';
 import type { KableEvent } from '../segment/kable-event.js';
 import { type DeliverJobData, JOBS, QUEUES } from './queues.js';
 
-/** The one place that puts events on the delivery queue. Job options are the queue's defaults (kable.module.ts). */
+/** The one place that puts events on the delivery queue. Job options are the queue's defaults (delivery.module.ts). */
 @Injectable()
 export class DeliveryProducer {
   private readonly logger = new Logger('DeliveryProducer');
@@ -15,23 +15,33 @@ export class DeliveryProducer {
     @InjectQueue(QUEUES.delivery) private readonly queue: Queue<DeliverJobData>,
     private readonly backlog: BacklogCounter,
   ) {
-    // The queue shares the API's Redis connection, whose errors RedisModule already logs (once per
-    // distinct error); without a listener BullMQ would print each one again.
+    // RedisModule already logs the shared connection's errors; without a listener BullMQ prints each again.
     this.queue.on('error', () => undefined);
   }
 
+  /** Queues the events as one job and adds them to the backlog. Resolves with the job's id once Redis has it. */
+  async enqueue(events: KableEvent[], source: DeliverJobData['source']): Promise<string | undefined> {
+    if (events.length === 0) return undefined;
+    const jobId = await this.enqueueUncounted(events, source);
+    // The job is stored: failing now would only make the sender retry it. BacklogCounter heals a missed count.
+    await this.backlog.add(events.length).catch((error: Error) => this.logger.warn(`could not count the backlog: ${error.message}`));
+    return jobId;
+  }
+
   /**
-   * Resolves with the job's id once the job is stored in Redis; rejects if Redis cannot take it.
-   * The events are added to the backlog counter unless `countBacklog` is false (ingest counts them
-   * in its dedup command, which saves a round trip).
+   * Queues the events as one job without counting them, for a caller that adds them to the backlog
+   * in its own Redis command (ingest, with its dedup keys: BacklogCounter.addInScript).
    */
-  async enqueue(events: KableEvent[], source: DeliverJobData['source'], countBacklog = true): Promise<string | undefined> {
+  async enqueueUncounted(events: KableEvent[], source: DeliverJobData['source']): Promise<string | undefined> {
     if (events.length === 0) return undefined;
     const job = await this.queue.add(JOBS.deliver, encodeJobData(events, source));
-    if (!countBacklog) return job.id;
-    // The job is stored: failing the request now would only make the sender retry it. A missed
-    // count is healed once the queue is empty (BacklogCounter).
-    await this.backlog.added(events.length).catch((error: Error) => this.logger.warn(`could not count the backlog: ${error.message}`));
     return job.id;
+  }
+
+  /** A job's state and attempts (the event lookup); undefined once removed. State first, so a job finishing meanwhile shows its final attempts. */
+  async jobState(id: string): Promise<{ state: string; attemptsMade: number } | undefined> {
+    const state = await this.queue.getJobState(id);
+    const job = state === 'unknown' ? undefined : await this.queue.getJob(id);
+    return job ? { state, attemptsMade: job.attemptsMade } : undefined;
   }
 }

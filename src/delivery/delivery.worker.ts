@@ -1,42 +1,35 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { AppConfig } from '../platform/config/config.js';
 import { APP_CONFIG } from '../platform/config/config.module.js';
 import { MetricsService } from '../platform/metrics/metrics.service.js';
-import { EventTraceStore, requestRuns, TRACE_ANSWER_CHARS, type TraceRecord } from '../trace/event-trace.js';
+import { EventTraceStore } from '../trace/event-trace.js';
 import { workerConnectionOptions } from '../platform/redis/redis.module.js';
 import { BacklogCounter } from './backlog.counter.js';
 import { DeadLetterStore, type DeadLetter } from './dead-letter.store.js';
+import { planDelivery, type TracePlan } from './delivery-outcome.js';
 import { activeJobsFor, BudgetClosedError, EventBudget, recentJobSize } from './event-budget.js';
 import { decodeSizedEventJson, encodeEventJson, jobEventCount } from './job-data.js';
-import { KableBatcher, type EventOutcome } from './kable-batcher.js';
+import { KableBatcher } from './kable-batcher.js';
 import type { KableEvent } from '../segment/kable-event.js';
-
 import { KableClient } from './kable/kable.client.js';
 import { backoffDelay, RetryableDeliveryError, type SendResult } from './kable/kable.errors.js';
 import { BACKOFF_TYPE, type DeliverJobData, QUEUES } from './queues.js';
-
-type FailedOutcome = Exclude<EventOutcome, { kind: 'delivered' }>;
 
 export interface DeliveryJobResult {
   delivered: number;
   failed: number;
 }
 
-/**
- * The active jobs hold at most this many full Kable requests' worth of events decoded
- * (4 × KABLE_MAX_IN_FLIGHT × KABLE_BATCH_SIZE, 16,000 by default): enough to keep every request
- * slot busy with the next batches ready.
- */
+/** Full Kable requests' worth of events the active jobs may hold decoded: every request slot busy, the next batches ready. */
 const BUDGET_REQUESTS = 4;
 
 /**
- * The BullMQ worker that delivers `deliver` jobs to Kable. Many jobs are active at once (up to
- * DELIVERY_CONCURRENCY, fewer when they are large: fitConcurrency), their decoded events capped by
- * the EventBudget, and their events share Kable requests through the KableBatcher.
- * A job completes only once Kable has answered for every one of its events, so a crash
- * hands the job back (stalled-job recovery) and it is delivered again with the same
+ * The BullMQ worker that delivers `deliver` jobs to Kable: many jobs active at once (fitConcurrency),
+ * their decoded events capped (EventBudget), their events sharing requests (KableBatcher), and
+ * Kable's answers turned into what to do by planDelivery. A job completes only once Kable has
+ * answered for all its events, so a crash hands it back and it is sent again with the same
  * transactionIds, which Kable deduplicates.
  */
 @Injectable()
@@ -49,11 +42,7 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   readonly batcher: KableBatcher<string>;
   /** Events the active jobs may hold decoded at once (EventBudget). */
   readonly budget: EventBudget;
-  /**
-   * Events per job of the recent jobs (recentJobSize): sets how many jobs to keep active
-   * (fitConcurrency). Starts at ingest's largest job (1000 events), so that a worker starting on a
-   * backlog does not take the whole of it before it knows.
-   */
+  /** Recent events per job (recentJobSize); starts at ingest's largest job so a new worker does not take a whole backlog. */
   private eventsPerJob: number;
 
   constructor(
@@ -61,7 +50,7 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
     private readonly deadLetters: DeadLetterStore,
     private readonly metrics: MetricsService,
     private readonly backlog: BacklogCounter,
-    @Optional() private readonly trace?: EventTraceStore,
+    private readonly trace: EventTraceStore,
   ) {
     this.client = new KableClient(config.kable);
     this.batcher = new KableBatcher<string>(
@@ -79,14 +68,11 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
       connection: (this.connection = new Redis(this.config.redis.url, workerConnectionOptions())),
       prefix: this.config.redis.prefix,
       concurrency: activeJobsFor(this.budget.limit, this.eventsPerJob, this.config.deliveryConcurrency),
-      // The worker renews a job's lock at half this while the job waits for Kable. A crashed
-      // worker's jobs are found stalled and handed to another worker within about twice this.
+      // Renewed at half this while a job waits for Kable; a crashed worker's jobs move on within about twice this.
       lockDuration: this.config.deliveryLockMs,
       stalledInterval: this.config.deliveryLockMs,
       maxStalledCount: 1_000,
-      // BullMQ only checks the queue's rate limit (set by worker.rateLimit on a 429) when a limiter
-      // is configured; without one, only the worker that met the 429 paused and the others kept
-      // sending. This limiter never binds on its own (a billion jobs a second).
+      // Without a limiter BullMQ ignores the queue's rate limit (a 429's pause) in the other workers; this one never binds.
       limiter: { max: 1_000_000_000, duration: 1000 },
       settings: {
         backoffStrategy: (attemptsMade: number, type?: string, error?: Error) =>
@@ -102,9 +88,8 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // Stop taking jobs, send what is buffered now, and wait for the active jobs to finish. If Kable
-    // is slow or down, what is still unsent after one request timeout is handed back instead, so
-    // the stop takes at most about two request timeouts however large the backlog.
+    // Send what is buffered and let the active jobs finish; what is unsent after one request timeout
+    // is handed back, so a stop takes at most about two request timeouts.
     const closing = this.worker?.close();
     // Jobs still waiting for room have sent nothing: they go back to the queue now.
     this.budget.close();
@@ -117,7 +102,7 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   }
 
   async process(job: Job<DeliverJobData, DeliveryJobResult>): Promise<DeliveryJobResult> {
-    const count = jobEventCount(job.data) ?? this.budget.limit;
+    const count = jobEventCount(job.data);
     this.fitConcurrency(count);
     let held: number;
     try {
@@ -142,130 +127,67 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   }
 
   private async deliver(job: Job<DeliverJobData, DeliveryJobResult>): Promise<DeliveryJobResult> {
-    // Events too large for one Kable request (KABLE_MAX_REQUEST_BYTES) come back final: dead letters.
     const { json: eventJson, bytes } = decodeSizedEventJson(job.data);
     const outcomes = await this.batcher.submit(eventJson, bytes);
     const now = Date.now();
-
-    const retry: number[] = [];
-    const dead: DeadLetter[] = [];
-    let delivered = 0;
-    const attempts = job.attemptsMade + 1;
-    // The common case (an ingest job delivered whole at its first attempt) is recorded with one key
-    // for the job, which the event's dedup key points to; anything else with one record per event.
-    const jobRecord =
-      this.trace?.jobRecords === true &&
-      job.id !== undefined &&
-      job.data.source === 'ingest' &&
-      job.attemptsMade === 0 &&
-      job.data.retried === undefined && // a 429 rewrites the job without using an attempt
-      outcomes.every((outcome) => outcome.kind === 'delivered');
-    const traces: Array<[string, TraceRecord]> = [];
-    const perEvent = !jobRecord && this.trace?.enabled === true;
+    const plan = planDelivery(
+      outcomes,
+      { id: job.id, queuedAt: job.timestamp, attemptsMade: job.attemptsMade, source: job.data.source, retried: job.data.retried },
+      now,
+      { retryHorizonMs: this.config.kable.retryHorizonMs, traces: this.trace.enabled, jobRecords: this.trace.jobRecords },
+    );
     // An event's JSON is parsed only when a record names it, not when a whole job goes through.
-    const event = (i: number) => JSON.parse(eventJson[i]) as KableEvent;
-    outcomes.forEach((outcome, i) => {
-      if (outcome.kind === 'delivered') {
-        delivered += 1;
-        if (perEvent) {
-          traces.push([
-            event(i).transactionId,
-            { stage: 'delivered', at: now, jobId: job.id, attempts, kableRequestId: outcome.requestId },
-          ]);
-        }
-        return;
-      }
-      const failed = event(i);
-      const id = failed.transactionId;
-      const { status, reason, body, requestId } = outcome;
-      const failure = {
-        at: now,
-        jobId: job.id,
-        attempts,
-        status,
-        reason,
-        answer: body?.slice(0, TRACE_ANSWER_CHARS),
-        kableRequestId: requestId,
-      };
-      if (outcome.kind === 'retryable' && now - job.timestamp < this.config.kable.retryHorizonMs) {
-        retry.push(i);
-        traces.push([id, { stage: 'retrying', ...failure }]);
-        return;
-      }
-      dead.push(this.deadLetter(job, failed, outcome, now));
-      traces.push([id, { stage: 'failed', ...failure, reason: dead[dead.length - 1].reason }]);
-    });
-    // For GET /v1/events/:messageId; losing a trace record must not hold up delivery.
-    const recorded = jobRecord
-      ? this.trace?.writeJob(job.id as string, {
-          at: now,
-          attempts,
-          runs: requestRuns(outcomes.map((outcome) => outcome.requestId)),
-        })
-      : this.trace?.write(traces);
-    await recorded?.catch((error: Error) => this.logger.warn(`could not record delivery traces: ${error.message}`));
+    const parsed: Array<KableEvent | undefined> = [];
+    const event = (i: number): KableEvent => (parsed[i] ??= JSON.parse(eventAt(eventJson, i)) as KableEvent);
 
-    if (delivered > 0) {
-      this.metrics.delivered.inc(delivered);
+    await this.recordTrace(plan.trace, event);
+    if (plan.delivered > 0) {
+      this.metrics.delivered.inc(plan.delivered);
       this.metrics.lag.observe((now - job.timestamp) / 1000);
     }
-    if (dead.length > 0) {
-      await this.deadLetters.add(dead);
-      for (const letter of dead) this.metrics.failed.inc({ status: String(letter.status ?? 'none') });
-      this.logger.warn(
-        `${dead.length} event(s) kept as dead letters: ${dead[0].reason}${dead[0].requestId ? ` (X-REQUEST-ID ${dead[0].requestId})` : ''}`,
-      );
-    }
-
-    // Events Kable answered for (delivered, or kept as dead letters above) leave the backlog.
+    await this.keepDeadLetters(plan.deadLetters.map(({ index, letter }) => ({ event: event(index), ...letter })));
+    // Events Kable answered for (delivered, or kept as dead letters) leave the backlog.
     await this.backlog
-      .done(delivered + dead.length)
+      .remove(plan.delivered + plan.deadLetters.length)
       .catch((error: Error) => this.logger.warn(`could not count the backlog: ${error.message}`));
 
-    if (retry.length > 0) {
-      this.metrics.retried.inc(retry.length);
-      if (retry.length < eventJson.length) {
-        // Only the events that still need Kable are tried again.
-        await job.updateData({
-          ...encodeEventJson(
-            retry.map((i) => eventJson[i]),
-            job.data.source,
-          ),
-          retried: true,
-        });
+    switch (plan.end.kind) {
+      case 'complete':
+        return { delivered: plan.delivered, failed: plan.deadLetters.length };
+      case 'fail':
+        throw new UnrecoverableError(plan.end.message);
+      case 'retry': {
+        this.metrics.retried.inc(plan.retry.length);
+        if (plan.rewrite) {
+          // Only the events that still need Kable are tried again.
+          const retry = plan.retry.map((i) => eventAt(eventJson, i));
+          await job.updateData({ ...encodeEventJson(retry, job.data.source), retried: true });
+        }
+        if (plan.end.pauseQueueMs !== undefined && this.worker) {
+          // Kable asked us to slow down: pause the whole queue for that long, without using an attempt.
+          await this.worker.rateLimit(plan.end.pauseQueueMs);
+          throw Worker.RateLimitError();
+        }
+        throw new RetryableDeliveryError(plan.end.message, plan.end.retryAfterMs);
       }
-      const first = outcomes[retry[0]] as FailedOutcome;
-      if (first.status === 429 && first.retryAfterMs !== undefined && this.worker) {
-        // Kable asked us to slow down: pause the whole queue for that long. This does not use an attempt.
-        await this.worker.rateLimit(first.retryAfterMs);
-        throw Worker.RateLimitError();
-      }
-      throw new RetryableDeliveryError(`${first.reason}${first.body ? `: ${first.body}` : ''}`, first.retryAfterMs);
     }
-    if (delivered === 0 && dead.length > 0) {
-      // Every event of this job failed for good: show the job as failed (the dead letters keep the events).
-      throw new UnrecoverableError(`${dead[0].reason}${dead[0].body ? `: ${dead[0].body}` : ''}`);
-    }
-    return { delivered, failed: dead.length };
   }
 
-  private deadLetter(job: Job<DeliverJobData>, event: KableEvent, outcome: EventOutcome, now: number): DeadLetter {
-    const failure = outcome as FailedOutcome;
-    const reason =
-      failure.kind === 'retryable'
-        ? `gave up after the retry horizon (${Math.round(this.config.kable.retryHorizonMs / 60_000)} min): ${failure.reason}`
-        : failure.reason;
-    return {
-      event,
-      reason,
-      status: failure.status,
-      body: failure.body,
-      requestId: failure.requestId,
-      attempts: job.attemptsMade + 1,
-      queuedAt: job.timestamp,
-      failedAt: now,
-      jobId: job.id,
-    };
+  /** For GET /v1/events/:messageId; losing a trace record must not hold up delivery. */
+  private async recordTrace(trace: TracePlan, event: (i: number) => KableEvent): Promise<void> {
+    let written: Promise<void> | undefined;
+    if (trace.kind === 'job') written = this.trace.writeJob(trace.jobId, trace.record);
+    else if (trace.kind === 'events') written = this.trace.write(trace.records.map(([i, record]) => [event(i).transactionId, record]));
+    await written?.catch((error: Error) => this.logger.warn(`could not record delivery traces: ${error.message}`));
+  }
+
+  private async keepDeadLetters(dead: DeadLetter[]): Promise<void> {
+    const [first] = dead;
+    if (first === undefined) return;
+    await this.deadLetters.add(dead);
+    for (const letter of dead) this.metrics.failed.inc({ status: String(letter.status ?? 'none') });
+    const requestId = first.requestId ? ` (X-REQUEST-ID ${first.requestId})` : '';
+    this.logger.warn(`${dead.length} event(s) kept as dead letters: ${first.reason}${requestId}`);
   }
 
   private recordRequest(result: SendResult, events: number): void {
@@ -283,4 +205,11 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
     if (result.kind === 'ok') this.logger.log(line);
     else this.logger.warn(line);
   }
+}
+
+/** The JSON of the job's event at `i`; the batcher answers one outcome per event, so a plan's index is always there. */
+function eventAt(eventJson: string[], i: number): string {
+  const json = eventJson[i];
+  if (json === undefined) throw new Error(`no event ${i} among the job's ${eventJson.length}`);
+  return json;
 }

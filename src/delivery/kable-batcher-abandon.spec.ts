@@ -25,7 +25,7 @@ describe('KableBatcher.abandon', () => {
     expect(batcher.pending).toBe(0);
 
     answer({ kind: 'ok', status: 200, requestId: 'r1', durationMs: 1 });
-    expect(await inFlight).toEqual(Array(2).fill({ kind: 'delivered', requestId: 'r1' }));
+    expect(await inFlight).toEqual(Array(2).fill({ kind: 'ok', status: 200, requestId: 'r1' }));
     expect(sent).toEqual([['a', 'b']]); // nothing more was sent
   });
 });

@@ -38,7 +38,7 @@ describe('KableBatcher with a cap in bytes', () => {
     // Requests full by bytes go out without waiting for the flush interval; the last one waits.
     expect(bodies.map((b) => b.length)).toEqual([94, 94, 94]);
     batcher.flush();
-    expect(await outcomes).toEqual(Array(10).fill({ kind: 'delivered', requestId: 'r1' }));
+    expect(await outcomes).toEqual(Array(10).fill({ kind: 'ok', status: 200, requestId: 'r1' }));
     expect(bodies.map((b) => Buffer.byteLength(b))).toEqual([94, 94, 94, 32]);
     expect(sent).toEqual(events);
     expect(bodies.map((b) => JSON.parse(b) as string[]).flat()).toEqual(events.map((e) => JSON.parse(e) as string));
@@ -61,10 +61,10 @@ describe('KableBatcher with a cap in bytes', () => {
     const events = [event(0, 30), event(1, 99), event(2, 98), event(3, 30), event(4, 5000)];
     const outcomes = await submit(events);
     expect(outcomes).toEqual([
-      { kind: 'delivered', requestId: 'r1' },
+      { kind: 'ok', status: 200, requestId: 'r1' },
       { kind: 'final', reason: oversizeReason(99, 100) },
-      { kind: 'delivered', requestId: 'r1' },
-      { kind: 'delivered', requestId: 'r1' },
+      { kind: 'ok', status: 200, requestId: 'r1' },
+      { kind: 'ok', status: 200, requestId: 'r1' },
       {
         kind: 'final',
         reason:

@@ -1,10 +1,5 @@
 import type { KableEvent } from '../segment/kable-event.js';
-import type { SendResult } from './kable/kable.errors.js';
-
-/** What happened to one event. */
-export type EventOutcome =
-  | { kind: 'delivered'; requestId?: string }
-  | { kind: 'final' | 'retryable'; status?: number; reason: string; body?: string; requestId?: string; retryAfterMs?: number };
+import type { Outcome, SendResult } from './kable/kable.errors.js';
 
 export interface BatcherOptions {
   batchSize: number;
@@ -18,9 +13,9 @@ export type Sender<T> = (events: T[]) => Promise<SendResult>;
 
 /** One `submit` call: its outcomes, filled in as Kable answers, and how many are still missing. */
 interface Submission {
-  outcomes: EventOutcome[];
+  outcomes: Outcome[];
   missing: number;
-  resolve: (outcomes: EventOutcome[]) => void;
+  resolve: (outcomes: Outcome[]) => void;
 }
 
 interface Pending<T> {
@@ -43,7 +38,7 @@ export function oversizeReason(eventBytes: number, maxRequestBytes: number): str
 /** Taken events are dropped from the buffer's array once there are this many and they are half of it. */
 const COMPACT_FROM = 4096;
 
-function answer<T>(pending: Pending<T>, outcome: EventOutcome): void {
+function answer<T>(pending: Pending<T>, outcome: Outcome): void {
   const submission = pending.submission;
   submission.outcomes[pending.index] = outcome;
   submission.missing -= 1;
@@ -82,12 +77,12 @@ export class KableBatcher<T = KableEvent> {
    * Resolves with one outcome per event, in order, once Kable has answered for all of them.
    * `bytes[i]` is the size of `events[i]` in the request body; without it only `batchSize` applies.
    */
-  submit(events: T[], bytes?: number[]): Promise<EventOutcome[]> {
+  submit(events: T[], bytes?: number[]): Promise<Outcome[]> {
     if (events.length === 0) return Promise.resolve([]);
     const now = Date.now();
-    return new Promise<EventOutcome[]>((resolve) => {
+    return new Promise<Outcome[]>((resolve) => {
       // One promise per submission, not per event: the worker submits a job's events at once.
-      const submission: Submission = { outcomes: new Array<EventOutcome>(events.length), missing: events.length, resolve };
+      const submission: Submission = { outcomes: new Array<Outcome>(events.length), missing: events.length, resolve };
       events.forEach((event, index) => {
         const size = bytes?.[index] ?? 0;
         const pending = { event, bytes: size, at: now, submission, index };
@@ -124,17 +119,21 @@ export class KableBatcher<T = KableEvent> {
 
   /**
    * Takes up to the `n` oldest waiting events, as many as fit a body of `maxBytes` (at least one).
-   * Moves the head instead of splicing the array: a worker running thousands of large jobs buffers
-   * millions of events, and `splice(0, n)` copied all the rest each time (a 3,000,000-event drain
-   * spent 38% of its CPU there; BENCHMARKS.md).
+   * Moves the head rather than splicing: `splice(0, n)` copies every event still waiting.
    */
   private take(n: number, maxBytes: number): Array<Pending<T>> {
-    if (this.pending === 0) return [];
+    const first = this.buffer[this.head];
+    if (first === undefined) return [];
     // The body `[a,b]` is its events, a comma after each but the last, and the brackets.
     const end = Math.min(this.head + n, this.buffer.length);
-    let body = 1 + this.buffer[this.head].bytes + 1;
+    let body = 1 + first.bytes + 1;
     let last = this.head + 1;
-    while (last < end && body + this.buffer[last].bytes + 1 <= maxBytes) body += this.buffer[last++].bytes + 1;
+    while (last < end) {
+      const next = this.buffer[last];
+      if (next === undefined || body + next.bytes + 1 > maxBytes) break;
+      body += next.bytes + 1;
+      last += 1;
+    }
     const batch = this.buffer.slice(this.head, last);
     this.head = last;
     this.pendingBytes -= body - 1;
@@ -151,12 +150,14 @@ export class KableBatcher<T = KableEvent> {
   }
 
   private pump(): void {
-    while (this.inFlight < this.options.maxInFlight && this.pending > 0) {
+    while (this.inFlight < this.options.maxInFlight) {
+      const oldest = this.buffer[this.head];
+      if (oldest === undefined) break;
       const due =
         this.flushAll ||
         this.pending >= this.options.batchSize ||
         1 + this.pendingBytes > this.maxBytes ||
-        Date.now() - this.buffer[this.head].at >= this.options.flushIntervalMs;
+        Date.now() - oldest.at >= this.options.flushIntervalMs;
       if (!due) break;
       const batch = this.take(this.options.batchSize, this.maxBytes);
       this.inFlight += 1;
@@ -174,8 +175,9 @@ export class KableBatcher<T = KableEvent> {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pending === 0 || this.inFlight >= this.options.maxInFlight) return;
-    const wait = Math.max(0, this.buffer[this.head].at + this.options.flushIntervalMs - Date.now());
+    const oldest = this.buffer[this.head];
+    if (oldest === undefined || this.inFlight >= this.options.maxInFlight) return;
+    const wait = Math.max(0, oldest.at + this.options.flushIntervalMs - Date.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.pump();
@@ -190,18 +192,20 @@ export class KableBatcher<T = KableEvent> {
       result = { kind: 'retryable', reason: `unexpected error: ${(error as Error).message}`, durationMs: 0 };
     }
     this.onRequest(result, batch.length);
-    if (result.kind === 'ok') {
-      const delivered: EventOutcome = { kind: 'delivered', requestId: result.requestId };
-      for (const p of batch) answer(p, delivered);
-      return;
-    }
     if (result.kind === 'final' && result.status === 400 && batch.length > 1) {
       const half = Math.ceil(batch.length / 2);
       await this.deliver(batch.slice(0, half));
       await this.deliver(batch.slice(half));
       return;
     }
-    const { kind, status, reason, body, requestId, retryAfterMs } = result;
-    for (const p of batch) answer(p, { kind, status, reason, body, requestId, retryAfterMs });
+    const outcome = eventOutcome(result);
+    for (const p of batch) answer(p, outcome);
   }
+}
+
+/** A request's answer as the outcome of each of its events (without the request's duration). */
+function eventOutcome(result: SendResult): Outcome {
+  if (result.kind === 'ok') return { kind: 'ok', status: result.status, requestId: result.requestId };
+  const { kind, status, reason, body, requestId, retryAfterMs } = result;
+  return { kind, status, reason, body, requestId, retryAfterMs };
 }

@@ -34,7 +34,7 @@ export class BacklogGate {
   private refresh(): void {
     if (this.refreshing) return;
     this.refreshing = this.counter
-      .measure()
+      .read()
       .then((backlog) => {
         this.backlog = backlog;
         const over = backlog >= this.config.backlogLimit;

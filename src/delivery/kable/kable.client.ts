@@ -39,10 +39,10 @@ export class KableClient {
         return Array.isArray(value) ? value[0] : value;
       };
       const requestId = header('x-request-id');
-      const disposition = classifyStatus(response.statusCode);
-      if (disposition === 'ok') return { kind: 'ok', status: response.statusCode, requestId, durationMs: elapsed() };
+      const kind = classifyStatus(response.statusCode);
+      if (kind === 'ok') return { kind, status: response.statusCode, requestId, durationMs: elapsed() };
       return {
-        kind: disposition,
+        kind,
         status: response.statusCode,
         reason: `HTTP ${response.statusCode}`,
         body: text.length > MAX_BODY_CHARS ? `${text.slice(0, MAX_BODY_CHARS)}…` : text,

@@ -1,11 +1,29 @@
-/**
- * How a Kable answer is treated, following Segment's destination model:
- * - `retryable`: may succeed later (network error, timeout, 408, 423, 429, 5xx except 501).
- * - `final`: retrying cannot help (400, 401, 403, 501 and other 4xx); kept as a dead letter.
- */
-export type Disposition = 'retryable' | 'final';
+/** Kable's answer for an event, after Segment's destination model. */
+export type OutcomeKind = 'ok' | 'retryable' | 'final';
 
-export function classifyStatus(status: number): Disposition | 'ok' {
+/**
+ * What Kable's answer means for one event: `ok` (taken), `retryable` (may succeed later: network
+ * error, timeout, 408, 423, 429, 5xx but 501) or `final` (retrying cannot help: 400, 401, 403, 501,
+ * other 4xx; kept as a dead letter). `body` is Kable's answer, cut to a readable length.
+ */
+export type Outcome =
+  | { kind: 'ok'; status?: number; requestId?: string }
+  | {
+      kind: 'retryable' | 'final';
+      status?: number;
+      /** A short human-readable reason: `HTTP 503`, `timeout after 10000 ms`, `ECONNREFUSED`. */
+      reason: string;
+      body?: string;
+      requestId?: string;
+      retryAfterMs?: number;
+    };
+
+export type Failure = Extract<Outcome, { kind: 'retryable' | 'final' }>;
+
+/** One request's answer: the outcome of every event it carried, plus its duration (only a request has one). */
+export type SendResult = Outcome & { durationMs: number };
+
+export function classifyStatus(status: number): OutcomeKind {
   if (status >= 200 && status < 300) return 'ok';
   if (status === 408 || status === 423 || status === 429) return 'retryable';
   if (status >= 500 && status !== 501) return 'retryable';
@@ -22,20 +40,6 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   return Math.max(0, date - now);
 }
 
-/** What one request to Kable came to. `body` is Kable's answer, cut to a readable length. */
-export type SendResult =
-  | { kind: 'ok'; status: number; requestId?: string; durationMs: number }
-  | {
-      kind: 'retryable' | 'final';
-      status?: number;
-      /** A short human-readable reason: `HTTP 503`, `timeout after 10000 ms`, `ECONNREFUSED`. */
-      reason: string;
-      body?: string;
-      requestId?: string;
-      retryAfterMs?: number;
-      durationMs: number;
-    };
-
 /** Thrown by the delivery processor for a retryable failure; carries Retry-After for the backoff. */
 export class RetryableDeliveryError extends Error {
   constructor(
@@ -47,10 +51,7 @@ export class RetryableDeliveryError extends Error {
   }
 }
 
-/**
- * Capped exponential backoff with full jitter, never shorter than Kable's Retry-After.
- * attemptsMade counts from 1.
- */
+/** Capped exponential backoff with full jitter, never shorter than Kable's Retry-After. attemptsMade counts from 1. */
 export function backoffDelay(attemptsMade: number, maxDelayMs: number, retryAfterMs?: number, random = Math.random): number {
   const base = 1000;
   const exponential = Math.min(maxDelayMs, base * 2 ** Math.min(30, Math.max(0, attemptsMade - 1)));
