@@ -10,12 +10,8 @@ import { configureBodyParsing } from './platform/http/request-body.js';
 import { LIMITS } from './segment/segment-message.js';
 import { logRequest, requestId } from './platform/logging/logging.js';
 import { setupOpenApi } from './platform/openapi/openapi.js';
-import { mountQueueDashboard } from './admin/queue-dashboard.js';
 
-/**
- * Builds the app. Logs go through pino (src/platform/logging/logging.ts) to stdout, or to `logStream` (tests);
- * `logger: false` silences them.
- */
+/** Builds the app for `config.role` (AppModule); logs go through pino to stdout, to `logStream` (tests) or nowhere. */
 export async function createApp(
   config: AppConfig,
   options: { logger?: false; logStream?: DestinationStream } = {},
@@ -60,10 +56,8 @@ export async function createApp(
     done();
   });
   app.useGlobalFilters(new HttpExceptionFilter());
-  mountQueueDashboard(app, config);
   setupOpenApi(app);
-  // On SIGTERM/SIGINT: close, then exit 0. Without useProcessExit Nest re-raises the signal after
-  // closing, so a clean stop looks like a crash (killed by SIGTERM) to supervisors and CI.
+  // Exit 0 after a clean close: without useProcessExit Nest re-raises the signal, which looks like a crash.
   app.enableShutdownHooks([], { useProcessExit: true });
   return app;
 }

@@ -1,11 +1,13 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter as BullBoardFastifyAdapter } from '@bull-board/fastify';
-import { getQueueToken } from '@nestjs/bullmq';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import type { Queue } from 'bullmq';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../platform/config/config.js';
+import { APP_CONFIG } from '../platform/config/config.module.js';
 import { adminTokenFrom } from '../platform/http/admin.guard.js';
 import { CROSS_ORIGIN_REFUSED, isCrossOriginRequest } from '../platform/http/cross-origin.js';
 import { SecretMatcher } from '../platform/http/secret-matcher.js';
@@ -15,11 +17,7 @@ import { type DeliverJobData, QUEUES } from '../delivery/queues.js';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 
-/**
- * bull-board routes the dashboard refuses. A job added (or duplicated) there, or a job whose data
- * is edited there, goes to Kable as it is, past validation, mapping and deduplication: an event
- * that is billed. Events enter through ingest; failed jobs are retried, and removed, unchanged.
- */
+/** Routes refused: a job added or edited there would reach Kable, billed, past validation and deduplication. */
 const REFUSED_ROUTES: Record<string, string> = {
   [`POST ${QUEUE_DASHBOARD_PATH}/api/queues/:queueName/add`]:
     'the dashboard cannot add jobs: a job added here would reach Kable without validation or deduplication; send events to the ingest API (/v1/track, /v1/batch) instead',
@@ -28,15 +26,10 @@ const REFUSED_ROUTES: Record<string, string> = {
 };
 
 /**
- * The BullMQ dashboard (bull-board) at /admin/queues, behind ADMIN_TOKEN: `Authorization: Bearer
- * <token>`, or HTTP Basic with the token as password so a browser can open it (any user name).
- * Mounted straight on Fastify in its own scope, so the checks run on every route of the dashboard
- * (page, static files and its JSON API): cross-origin browser requests are refused (403, like the
- * admin API), then the token, then the routes that would create events (REFUSED_ROUTES). Its
- * pages may not be framed by another site (clickjacking).
+ * bull-board at /admin/queues behind ADMIN_TOKEN (Bearer, or Basic with the token as password for browsers), in its
+ * own Fastify scope so every route (page, static files, JSON API) checks cross-origin, token and REFUSED_ROUTES; never framed.
  */
-export function mountQueueDashboard(app: NestFastifyApplication, config: AppConfig): void {
-  const queues = [QUEUES.delivery, ENGAGE_QUEUE].map((name) => app.get<Queue>(getQueueToken(name), { strict: false }));
+function mountQueueDashboard(fastify: FastifyInstance, queues: Queue[], adminToken: string | undefined): void {
   const serverAdapter = new BullBoardFastifyAdapter();
   serverAdapter.setBasePath(QUEUE_DASHBOARD_PATH);
   createBullBoard({
@@ -50,7 +43,7 @@ export function mountQueueDashboard(app: NestFastifyApplication, config: AppConf
     options: { uiConfig: { boardTitle: 'kable-destination' } },
   });
 
-  const token = config.adminToken ? new SecretMatcher([config.adminToken]) : undefined;
+  const token = adminToken ? new SecretMatcher([adminToken]) : undefined;
   const refuse = (reply: FastifyReply, message: string) =>
     reply
       .code(401)
@@ -59,23 +52,35 @@ export function mountQueueDashboard(app: NestFastifyApplication, config: AppConf
   const forbid = (reply: FastifyReply, message: string) => reply.code(403).send({ statusCode: 403, error: 'Forbidden', message });
 
   // Loaded with the other Fastify plugins when the app starts.
-  void app
-    .getHttpAdapter()
-    .getInstance()
-    .register(async (scope) => {
-      scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-        void reply.header('x-frame-options', 'DENY').header('content-security-policy', "frame-ancestors 'none'");
-        if (isCrossOriginRequest(request)) return forbid(reply, CROSS_ORIGIN_REFUSED);
-        if (!token) return refuse(reply, 'the admin API is disabled: set ADMIN_TOKEN to enable it');
-        if (!token.matches(adminTokenFrom(request.headers.authorization))) {
-          return refuse(
-            reply,
-            'missing or wrong admin token: send "Authorization: Bearer <ADMIN_TOKEN>", or log in with the token as password',
-          );
-        }
-        const refused = REFUSED_ROUTES[`${request.method} ${request.routeOptions.url}`];
-        if (refused) return forbid(reply, refused);
-      });
-      await scope.register(serverAdapter.registerPlugin(), { prefix: QUEUE_DASHBOARD_PATH });
+  void fastify.register(async (scope) => {
+    scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      void reply.header('x-frame-options', 'DENY').header('content-security-policy', "frame-ancestors 'none'");
+      if (isCrossOriginRequest(request)) return forbid(reply, CROSS_ORIGIN_REFUSED);
+      if (!token) return refuse(reply, 'the admin API is disabled: set ADMIN_TOKEN to enable it');
+      if (!token.matches(adminTokenFrom(request.headers.authorization))) {
+        return refuse(
+          reply,
+          'missing or wrong admin token: send "Authorization: Bearer <ADMIN_TOKEN>", or log in with the token as password',
+        );
+      }
+      const refused = REFUSED_ROUTES[`${request.method} ${request.routeOptions.url}`];
+      if (refused) return forbid(reply, refused);
     });
+    await scope.register(serverAdapter.registerPlugin(), { prefix: QUEUE_DASHBOARD_PATH });
+  });
+}
+
+/** Mounts the dashboard where AdminModule runs (the API role), over the queues AdminModule imports. */
+@Injectable()
+export class QueueDashboard implements OnModuleInit {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectQueue(QUEUES.delivery) private readonly delivery: Queue,
+    @InjectQueue(ENGAGE_QUEUE) private readonly engage: Queue,
+  ) {}
+
+  onModuleInit(): void {
+    mountQueueDashboard(this.adapterHost.httpAdapter.getInstance<FastifyInstance>(), [this.delivery, this.engage], this.config.adminToken);
+  }
 }

@@ -1,25 +1,22 @@
 import { BullModule } from '@nestjs/bullmq';
-import { type DynamicModule, Module } from '@nestjs/common';
-import type { AppConfig } from '../platform/config/config.js';
+import { Module } from '@nestjs/common';
+import { DeliveryModule } from '../delivery/delivery.module.js';
 import { EngageSyncWorker } from './engage-sync.worker.js';
-import { EngageController } from './engage.controller.js';
 import { EngageMetrics } from './engage.metrics.js';
 import { ENGAGE_JOB_OPTIONS, ENGAGE_QUEUE } from './engage.queues.js';
 import { EngageService } from './engage.service.js';
 
-/** Engage audiences: membership state (used by ingest), the admin API, and the scheduled sync worker. */
-@Module({})
-export class EngageModule {
-  static forRoot(config: AppConfig): DynamicModule {
-    const runsApi = config.role !== 'worker';
-    const runsWorker = config.role !== 'api';
-    return {
-      module: EngageModule,
-      global: true,
-      imports: [BullModule.registerQueue({ name: ENGAGE_QUEUE, defaultJobOptions: ENGAGE_JOB_OPTIONS })],
-      controllers: runsApi ? [EngageController] : [],
-      providers: [EngageService, EngageMetrics, ...(runsWorker ? [EngageSyncWorker] : [])],
-      exports: [EngageService, BullModule],
-    };
-  }
-}
+/** Engage audiences: membership state (recorded by ingest) and the sync queue. Its admin API is served by AdminModule. */
+@Module({
+  imports: [DeliveryModule, BullModule.registerQueue({ name: ENGAGE_QUEUE, defaultJobOptions: ENGAGE_JOB_OPTIONS })],
+  providers: [EngageService, EngageMetrics],
+  exports: [EngageService, BullModule],
+})
+export class EngageModule {}
+
+/** The scheduled audience sync (worker role). */
+@Module({
+  imports: [EngageModule],
+  providers: [EngageSyncWorker],
+})
+export class EngageSyncModule {}

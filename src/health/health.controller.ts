@@ -13,14 +13,9 @@ import { REDIS } from '../platform/redis/redis.module.js';
 import { withTimeout } from '../platform/redis/with-timeout.js';
 
 const CHECK_TIMEOUT_MS = 1000;
+const BACKLOG_STATES = ['waiting', 'active', 'delayed', 'prioritized'] as const;
 
-/**
- * `/health/live`: the process answers (restart it if not).
- * `/health/ready`: Redis answers and the delivery queue can be read (send traffic only then);
- * reports the backlog in jobs and in events, and BACKLOG_LIMIT (past it, ingest answers 503), and
- * Redis's used memory and maxmemory (0: no limit).
- * Uses the service's existing Redis connection.
- */
+/** Liveness (restart if it fails) and readiness (send traffic only then), over the existing Redis connection. */
 @ApiTags('operations')
 @Controller('health')
 export class HealthController {
@@ -79,12 +74,12 @@ export class HealthController {
       // BullMQ waits for a connection that is down; the probe must answer anyway.
       if (this.redis.status !== 'ready') throw new Error(`Redis is ${this.redis.status}`);
       const counts = await withTimeout(
-        this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed'),
+        this.queue.getJobCounts(...BACKLOG_STATES, 'failed'),
         CHECK_TIMEOUT_MS,
         () => new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`),
       );
-      const backlogJobs = counts.waiting + counts.active + counts.delayed + counts.prioritized;
-      const backlogEvents = await this.backlog.measure();
+      const backlogJobs = BACKLOG_STATES.reduce((sum, state) => sum + (counts[state] ?? 0), 0);
+      const backlogEvents = await this.backlog.read();
       const backlogLimit = this.config.backlogLimit;
       return indicator.up({ backlogEvents, backlogLimit, overLimit: backlogEvents >= backlogLimit, backlogJobs, ...counts });
     } catch (error) {

@@ -4,7 +4,7 @@ import type { AppConfig } from './config.js';
 /** Injection token for the validated AppConfig. */
 export const APP_CONFIG = Symbol('APP_CONFIG');
 
-/** Makes the configuration, validated once in main.ts (or a test), available to every module. */
+/** Global: the settings, validated once in main.ts (or a test), are read by nearly every provider. */
 @Global()
 @Module({})
 export class AppConfigModule {

@@ -18,6 +18,7 @@ class MetricsController {
   }
 }
 
+/** Global: one registry per process, which every layer counts into. */
 @Global()
 @Module({
   controllers: [MetricsController],

@@ -3,10 +3,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 
-/**
- * The API's Redis connection: fails fast (no offline queue, one retry, a command timeout) so that
- * ingest answers 503 quickly when Redis is down instead of hanging; reconnects by itself.
- */
+/** The shared connection fails fast, so ingest answers 503 at once when Redis is down; it reconnects by itself. */
 export function commandConnectionOptions(): RedisOptions {
   return {
     maxRetriesPerRequest: 1,
@@ -41,6 +38,7 @@ class RedisCloser implements OnApplicationShutdown {
   }
 }
 
+/** Global: one connection and one key prefix per process, used by every record owner. */
 @Global()
 @Module({
   providers: [
