@@ -1,8 +1,9 @@
 import { Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard } from '../platform/http/admin.guard.js';
+import { HttpError } from '../platform/http/http-error.js';
 import { ApiErrors, AUTH, ADMIN_ERRORS } from '../platform/openapi/openapi.js';
-import { EngageService } from './engage.service.js';
+import { AudienceSyncFailedError, EngageService } from './engage.service.js';
 
 const AUDIENCE = 'order_completed_last_30days';
 const NEXT_SYNC = '2026-11-01T12:30:00.000Z';
@@ -97,6 +98,11 @@ export class EngageController {
     500: 'the audience sync failed after its retries: Connection is closed.; what it did not finish resumes on the next sync',
   })
   async sync() {
-    return this.engage.requestSync();
+    try {
+      return await this.engage.requestSync();
+    } catch (error) {
+      if (error instanceof AudienceSyncFailedError) throw new HttpError(500, error.message, { jobId: error.jobId });
+      throw error;
+    }
   }
 }

@@ -5,7 +5,6 @@ import { Redis } from 'ioredis';
 import type { AppConfig } from '../platform/config/config.js';
 import { APP_CONFIG } from '../platform/config/config.module.js';
 import { formatDuration } from '../platform/config/duration.js';
-import { HttpError } from '../platform/http/http-error.js';
 import { DeliveryProducer } from '../delivery/delivery.producer.js';
 import { MetricsService } from '../platform/metrics/metrics.service.js';
 import { REDIS, RedisKeys, workerConnectionOptions } from '../platform/redis/redis.module.js';
@@ -26,6 +25,16 @@ export interface AudienceStatus {
 }
 
 export type ManualSyncResult = { status: 'completed'; jobId: string; report: SyncReport } | { status: 'running'; jobId: string };
+
+/** A sync requested through the API failed after its retries; what it did not finish resumes on the next sync. */
+export class AudienceSyncFailedError extends Error {
+  constructor(
+    readonly jobId: string,
+    cause: string,
+  ) {
+    super(`the audience sync failed after its retries: ${cause}; what it did not finish resumes on the next sync`);
+  }
+}
 
 /** The skip reason of membership of a new audience past ENGAGE_MAX_AUDIENCES. */
 export const TOO_MANY_AUDIENCES = 'too_many_audiences';
@@ -55,15 +64,11 @@ export class EngageService implements OnApplicationShutdown {
   ) {
     this.store = new AudienceStore(redis, (...parts) => keys.key(...parts));
     this.metrics.audienceCounts = () => this.store.status();
-    // The queue shares the API's Redis connection, whose errors RedisModule already logs.
+    // RedisModule already logs the shared connection's errors.
     this.queue.on('error', () => undefined);
   }
 
-  /**
-   * Stores a request's memberships durably (one Redis call); rejects if Redis cannot take them.
-   * Membership of a new audience past ENGAGE_MAX_AUDIENCES is skipped (`too_many_audiences`):
-   * resolves with the number of memberships skipped.
-   */
+  /** Stores a request's memberships (one Redis call); resolves with how many were skipped as too_many_audiences. */
   async record(memberships: Membership[]): Promise<number> {
     const { refused } = await this.store.record(memberships, this.config.engage.maxAudiences);
     let skipped = 0;
@@ -84,7 +89,7 @@ export class EngageService implements OnApplicationShutdown {
     const { maxAudiences } = this.config.engage;
     this.logger.warn(
       `${maxAudiences} Engage audiences exist, the limit (ENGAGE_MAX_AUDIENCES): membership of new audiences is skipped (too_many_audiences), ` +
-        `e.g. ${JSON.stringify(refused[0].slice(0, 100))}. If these audiences are real, raise ENGAGE_MAX_AUDIENCES; ` +
+        `e.g. ${JSON.stringify((refused[0] ?? '').slice(0, 100))}. If these audiences are real, raise ENGAGE_MAX_AUDIENCES; ` +
         `if a sender makes up audience keys, find it (segment_messages_skipped_total{reason="too_many_audiences"}). ` +
         `Logged at most once an hour.`,
     );
@@ -135,13 +140,7 @@ export class EngageService implements OnApplicationShutdown {
       return { status: 'completed', jobId, report };
     } catch (error) {
       const state = await this.queue.getJobState(jobId).catch(() => 'unknown');
-      if (state === 'failed') {
-        throw new HttpError(
-          500,
-          `the audience sync failed after its retries: ${(error as Error).message}; what it did not finish resumes on the next sync`,
-          { jobId },
-        );
-      }
+      if (state === 'failed') throw new AudienceSyncFailedError(jobId, (error as Error).message);
       return { status: 'running', jobId };
     }
   }
