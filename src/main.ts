@@ -25,11 +25,7 @@ async function main(): Promise<void> {
   );
 }
 
-/**
- * A stop must end even when it cannot finish: closing the delivery worker waits for Redis, and
- * with Redis unreachable it would wait forever. After `deadlineMs` the process exits 1; the jobs
- * it had not finished are still in Redis and another worker takes them over once their locks expire.
- */
+/** Closing the worker waits for Redis, forever if it is gone: exit 1 after `deadlineMs` (unfinished jobs stay in Redis). */
 function exitIfStopHangs(deadlineMs: number): void {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {

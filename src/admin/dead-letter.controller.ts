@@ -115,11 +115,7 @@ const LIST_QUERY = applyDecorators(
 
 const SELECTION_ERRORS = ApiErrors({ 400: `say exactly one of transactionIds, a filter or all: ${USAGE}` });
 
-/**
- * The dead-letter admin API (ADMIN_TOKEN as `Authorization: Bearer <token>`): list and filter
- * the events Kable did not take, inspect one, replay them through the normal delivery path
- * (same transactionId), or discard them.
- */
+/** The dead-letter admin API: list, inspect, replay (same transactionId, through the normal delivery path) or discard. */
 @ApiTags('admin')
 @ApiBearerAuth(AUTH.admin)
 @ADMIN_ERRORS

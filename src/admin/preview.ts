@@ -9,12 +9,7 @@ export type Preview =
   | { skipped: { type: string; reason: string } }
   | { invalid: { code: RejectCode; error: string } };
 
-/**
- * What ingest would do with one Segment message under the given settings, with no side effect:
- * the Kable event it would send, the Engage audience membership it would store, why it would
- * skip it, or why it would reject it. The decision is ingest's own (decideMessage). A message
- * without `type` is read as a track call; the preview is an admin's call, not a browser's.
- */
+/** What ingest would do with one message, with no side effect: ingest's own decision (decideMessage); no `type` reads as track. */
 export function previewMessage(body: unknown, settings: DecisionSettings, now: Date, bytes?: number): Preview {
   const hasType = body !== null && typeof body === 'object' && 'type' in body;
   const decision = decideMessage(

@@ -2,18 +2,13 @@ import { createHash } from 'node:crypto';
 import type { KableEvent } from '../segment/kable-event.js';
 import { toRfc3339 } from '../segment/mapping.js';
 
-/**
- * How membership is kept in Redis (pure encoding, shared by the store and the sync):
- * - a user's state, in `members` and in the window snapshots (`dirty`, `syncing`): `1|<ms>` or `0|<ms>`,
- *   the membership and the time of the message that decided it;
- * - what Kable last received, in `sent`: `1|<n>` or `0|<n>`, the membership and how many
- *   changes of this user in this audience were sent so far (it numbers the transactionIds).
- */
+/** A user's state in `members`, `dirty` and `syncing`: `1|<ms>` / `0|<ms>`, membership and the time of the message that decided it. */
 export interface MemberState {
   member: boolean;
   at: number;
 }
 
+/** What Kable last received, in `sent`: `1|<n>` / `0|<n>`, membership and the changes sent so far (numbering the transactionIds). */
 export interface SentState {
   member: boolean;
   changes: number;
@@ -38,11 +33,7 @@ export function decodeSent(value: string | null | undefined): SentState | undefi
   return { member: value.slice(0, bar) === '1', changes: Number(value.slice(bar + 1)) };
 }
 
-/**
- * The transactionId of the `change`-th membership change sent for a user in an audience
- * (1 = first entry). Deterministic, so a retried or resumed sync sends the same id and Kable
- * counts it once; a later change has a higher number, so a re-entry is a new event.
- */
+/** The transactionId of a user's `change`-th change (1 = first entry): the same on a resumed sync, new for a re-entry. */
 export function membershipTransactionId(audience: string, clientId: string, change: number): string {
   const digest = createHash('sha256')
     .update(JSON.stringify([audience, clientId, change]))
@@ -67,15 +58,14 @@ export interface Diff {
 }
 
 /**
- * Compares the membership each user had when the window closed with what Kable last received,
- * and returns the events to send. A user Kable never heard of counts as not a member: an exit
- * of such a user (or an entry and exit inside one window) sends nothing. Same input, same
- * output: a resumed sync recomputes exactly the events of the interrupted one.
+ * The events to send: each user's state at window close against what Kable last received (unknown: not a member).
+ * Pure, so a resumed sync recomputes the same events.
  */
 export function diffMembership(audience: string, users: string[], states: MemberState[], sent: Array<SentState | undefined>): Diff {
   const diff: Diff = { events: [], sent: [] };
   users.forEach((user, i) => {
     const state = states[i];
+    if (state === undefined) throw new Error(`diffMembership: no membership state for user ${user}`);
     const last = sent[i];
     if (state.member === (last?.member ?? false)) return;
     const change = (last?.changes ?? 0) + 1;

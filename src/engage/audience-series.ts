@@ -11,12 +11,7 @@ export const OTHER_AUDIENCES = '(other)';
 /** Audiences with a series of their own in engage_audience_members and engage_pending_changes. */
 export const AUDIENCE_SERIES_LIMIT = 50;
 
-/**
- * Bounds the per-audience series: the `limit` largest audiences by members (ties by key, so a
- * scrape gives the same set as the last one) keep their own series and the rest are summed into
- * one `(other)` series. A series per audience made /metrics grow with every audience key a sender
- * made up. An audience literally named `(other)` is summed in with the rest.
- */
+/** Bounds /metrics against made-up audiences: the `limit` largest (ties by key) keep a series, the rest sum into `(other)`. */
 export function audienceSeries(counts: readonly AudienceCount[], limit = AUDIENCE_SERIES_LIMIT): AudienceCount[] {
   const ranked = counts
     .filter((c) => c.audience !== OTHER_AUDIENCES)
@@ -32,10 +27,7 @@ export function audienceSeries(counts: readonly AudienceCount[], limit = AUDIENC
   return [...own, other];
 }
 
-/**
- * Wraps a read so that calls within `maxAgeMs` of the last one share its answer (and concurrent
- * calls share one read): several scrapers, and the two gauges of one scrape, read Redis once.
- */
+/** Calls within `maxAgeMs` of the last (or concurrent with it) share its answer, so scrapers and gauges read Redis once. */
 export function sharedRead<T>(read: () => Promise<T>, maxAgeMs: number, now: () => number = Date.now): () => Promise<T> {
   let last: { at: number; value: Promise<T> } | undefined;
   return () => {

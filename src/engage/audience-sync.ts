@@ -28,17 +28,9 @@ export interface AudienceSyncOptions {
 }
 
 /**
- * One sync of every audience: for each, closes the window (`dirty` → `syncing`) and walks
- * `syncing` in steps of a few thousand users (HSCAN, so memory stays bounded whatever the audience
- * size). Each step compares the users' window state with `sent`, queues the changes, then in one
- * MULTI records them in `sent` and removes the users from `syncing`.
- *
- * Crash safety: a step's events are queued before the step is committed. If the process dies in
- * between, the next sync finds the same users in `syncing` with the same states and the same
- * `sent`, so it queues the very same events (same transactionIds, Kable counts them once). An
- * interrupted window is finished before the next one is closed.
- *
- * Not a Nest provider: callable from scripts and benchmarks with a plain Redis and an enqueue.
+ * One sync of every audience: close the window (`dirty` → `syncing`), walk `syncing` in HSCAN steps (bounded memory),
+ * queue each step's changes, then commit them to `sent`. Queued before committed, so a crash re-queues the same events
+ * (same transactionIds, counted once by Kable). A plain class, so scripts can run it.
  */
 export class AudienceSync {
   constructor(
@@ -87,7 +79,7 @@ export class AudienceSync {
         const [next, flat] = await redis.hscan(syncing, cursor, 'COUNT', stepSize);
         cursor = next;
         const window = new Map<string, string>();
-        for (let i = 0; i < flat.length; i += 2) window.set(flat[i], flat[i + 1]);
+        for (let i = 1; i < flat.length; i += 2) window.set(flat[i - 1] ?? '', flat[i] ?? '');
         if (window.size === 0) continue;
         const users = [...window.keys()];
         const sent = await redis.hmget(sentKey, ...users);

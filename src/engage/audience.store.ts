@@ -21,20 +21,10 @@ export interface LastSync {
 }
 
 /**
- * Records one request's memberships in one round trip. For each (audience, user) the newest
- * message wins (an older one arriving late is ignored); a message that repeats the current
- * state changes nothing (Engage sends one identify per identifier of a profile). A change is
- * written to `members` (the current state) and to `dirty` (the users changed in this window,
- * with their latest state). The member count follows every change.
- *
- * A new audience joins the audiences set only while it holds fewer than the cap
- * (ENGAGE_MAX_AUDIENCES); past it, the audience's memberships are not written. The check and
- * the SADD run in this one script, so replicas sharing Redis cannot overshoot the cap.
- *
- * KEYS: audiences set, counts hash, then members and dirty of each audience in ARGV.
- * ARGV: the cap, number of audiences, their keys, then (audience index, user, 1|0, ms) for each
- * message. Returns the number of changes, then the indexes of the audiences refused.
- * States are written from the ARGV strings: Lua would print a large ms as 1.6e+12.
+ * One request's memberships: per (audience, user) the newest message wins and a repeat changes nothing; a change goes
+ * to `members` and `dirty`. A new audience joins only under the cap, checked here so replicas cannot overshoot it.
+ * KEYS: audiences, counts, then members and dirty per audience. ARGV: cap, audience count, their keys, then
+ * (audience index, user, 1|0, ms) per message, ms kept as strings (Lua prints 1.6e+12). Returns changes, then refused indexes.
  */
 const RECORD_SCRIPT = `
 local cap = tonumber(ARGV[1])
@@ -77,11 +67,7 @@ out[1] = changed
 return out
 `;
 
-/**
- * Closes an audience's window: the users changed so far (`dirty`) become the set to sync
- * (`syncing`), and new messages start a fresh `dirty` for the next window. Does nothing while
- * an interrupted sync's `syncing` is still there (it is finished first).
- */
+/** Closes an audience's window (`dirty` → `syncing`), unless an interrupted sync's `syncing` is still to finish. */
 const CLOSE_WINDOW_SCRIPT = `
 if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('RENAME', KEYS[1], KEYS[2])
@@ -94,13 +80,8 @@ type Commands = Redis & {
 };
 
 /**
- * Audience membership state in Redis, per audience:
- * - `engage:aud:<key>:members` hash user → current state (`1|ms`/`0|ms`),
- * - `engage:aud:<key>:dirty` hash user → state, the users changed since the last sync,
- * - `engage:aud:<key>:syncing` hash, the window a running (or interrupted) sync works through,
- * - `engage:aud:<key>:sent` hash user → what Kable last received (`1|n`/`0|n`),
- * and `engage:audiences` (set of keys), `engage:count` (hash key → member count),
- * `engage:last-sync` (hash key → LastSync JSON).
+ * Audience state in Redis: per audience `engage:aud:<key>:` `members`, `dirty` (changed since the last sync), `syncing`
+ * (the window a sync works through), `sent` (what Kable last received); `engage:audiences`, `engage:count`, `engage:last-sync`.
  */
 export class AudienceStore {
   private readonly redis: Commands;
@@ -136,11 +117,7 @@ export class AudienceStore {
     return this.key('engage', 'last-sync');
   }
 
-  /**
-   * Stores the memberships of one request (one Lua call), as long as their audience exists or
-   * fits under `maxAudiences` (no cap by default: benchmarks and scripts). Resolves once Redis
-   * has them, with the audiences refused.
-   */
+  /** Stores one request's memberships (one Lua call) whose audience exists or fits under `maxAudiences`; resolves with those refused. */
   async record(memberships: Membership[], maxAudiences = Number.MAX_SAFE_INTEGER): Promise<RecordResult> {
     if (memberships.length === 0) return { changed: 0, refused: [] };
     const audiences = [...new Set(memberships.map((m) => m.audience))];
@@ -149,8 +126,8 @@ export class AudienceStore {
     for (const audience of audiences) keys.push(this.audienceKey(audience, 'members'), this.audienceKey(audience, 'dirty'));
     const args: Array<string | number> = [maxAudiences, audiences.length, ...audiences];
     for (const m of memberships) args.push(index.get(m.audience)!, m.clientId, m.member ? '1' : '0', String(m.at));
-    const [changed, ...refused] = await this.redis.engageRecord(keys.length, ...keys, ...args);
-    return { changed, refused: refused.map((i) => audiences[i - 1]) };
+    const [changed = 0, ...refused] = await this.redis.engageRecord(keys.length, ...keys, ...args);
+    return { changed, refused: refused.map((i) => audiences[i - 1]).filter((audience) => audience !== undefined) };
   }
 
   async audiences(): Promise<string[]> {

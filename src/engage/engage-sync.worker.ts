@@ -11,12 +11,7 @@ import { EngageService } from './engage.service.js';
 
 const SCHEDULER_RETRY_MS = 30_000;
 
-/**
- * Runs audience syncs. The job scheduler adds one `sync` job every ENGAGE_SYNC_INTERVAL for all
- * replicas (upserted on every boot: same id, so it exists once). The queue's global concurrency
- * is 1, so two syncs never overlap, across replicas too. A sync that dies midway is handed back
- * by BullMQ's stalled-job check (or retried after a failure) and resumes where it stopped.
- */
+/** Runs audience syncs: one scheduler for all replicas, global concurrency 1 so syncs never overlap; a sync that dies resumes. */
 @Injectable()
 export class EngageSyncWorker implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('EngageSync');

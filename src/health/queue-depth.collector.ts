@@ -8,11 +8,7 @@ import { MetricsService } from '../platform/metrics/metrics.service.js';
 
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'] as const;
 
-/**
- * Fills `bullmq_queue_jobs{queue,state}` when Prometheus scrapes: one `getJobCounts` per queue
- * over the API's existing Redis connection, nothing in between. If Redis does not answer, the
- * series keep their last values and the scrape still succeeds (alert on `up` and on Redis).
- */
+/** `bullmq_queue_jobs{queue,state}`, read on scrape; if Redis does not answer the series keep their last values and the scrape succeeds. */
 @Injectable()
 export class QueueDepthCollector implements OnModuleInit {
   private readonly logger = new Logger('Metrics');

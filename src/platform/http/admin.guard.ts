@@ -11,9 +11,9 @@ export function adminTokenFrom(authorization: string | undefined): string | unde
   if (!authorization) return undefined;
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   if (bearer) return bearer[1];
-  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
-  if (!basic) return undefined;
-  const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization)?.[1];
+  if (basic === undefined) return undefined;
+  const decoded = Buffer.from(basic, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   return colon === -1 ? undefined : decoded.slice(colon + 1);
 }

@@ -27,5 +27,5 @@ export function isCrossOriginRequest({ method, headers }: OriginFacts): boolean 
   if (origin === undefined || origin === '') return false;
   const host = headers.host;
   if (typeof origin !== 'string' || typeof host !== 'string') return true;
-  return ORIGIN.exec(origin)?.[1].toLowerCase() !== host.toLowerCase();
+  return ORIGIN.exec(origin)?.[1]?.toLowerCase() !== host.toLowerCase();
 }

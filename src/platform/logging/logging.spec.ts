@@ -11,7 +11,7 @@ describe('log redaction', () => {
       config: { apiKey: 'sk_secret3', adminToken: 'admin-secret', writeKeys: ['wk_secret'], sharedSecret: 'shh-secret' },
       writeKey: 'wk_secret2',
     });
-    const [line] = lines;
+    const line = lines[0] ?? '';
     expect(line).not.toMatch(/sk_secret|admin-secret|wk_secret|shh-secret|sig-secret|d2tf/);
     expect(JSON.parse(line)).toMatchObject({
       req: { headers: { authorization: '[redacted]', 'x-signature': '[redacted]', 'kable-client-secret': '[redacted]' } },

@@ -5,10 +5,7 @@ import { LoggerModule, type Params } from 'nestjs-pino';
 import type { DestinationStream, Logger } from 'pino';
 import type { AppConfig } from '../config/config.js';
 
-/**
- * Every place a secret could appear in a log object. Request lines (`logRequest` below) already hold
- * no headers and no bodies; these paths are the second line of defence.
- */
+/** Where a secret could appear in a log object: a second line of defence, request lines hold no headers or bodies. */
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers["x-signature"]',
@@ -30,20 +27,13 @@ export const REDACTED_PATHS = [
 
 const INCOMING_ID = /^[\w.:/@+=-]{1,128}$/;
 
-/**
- * Fastify's request id (`genReqId`, which pino-http then uses): the caller's `X-Request-Id` when
- * it is a sane token, else a new UUID. createApp echoes it in the response's `X-Request-Id`.
- */
+/** Fastify's request id (`genReqId`): the caller's `X-Request-Id` when it is a sane token, else a new UUID. */
 export function requestId(req: IncomingMessage): string {
   const incoming = req.headers['x-request-id'];
   return typeof incoming === 'string' && INCOMING_ID.test(incoming) ? incoming : randomUUID();
 }
 
-/**
- * The URL with every query-string value replaced by `[redacted]`, keys kept:
- * `/v1/dead-letters?access_token=[redacted]&limit=[redacted]`. Callers put tokens and write keys
- * there (`?writeKey=`, `?access_token=`); a part with no `=` may itself be a token and is replaced whole.
- */
+/** The URL with every query value (and any part without `=`) replaced by `[redacted]`: callers put tokens there (`?writeKey=`). */
 export function redactQuery(url: string): string {
   const q = url.indexOf('?');
   if (q === -1 || q === url.length - 1) return url;
@@ -62,23 +52,15 @@ export function redactQuery(url: string): string {
 const QUIET = /^\/(health\/|metrics(\?|$))/;
 
 /**
- * Structured logs (pino through nestjs-pino): JSON lines by default, pino-pretty when
- * LOG_FORMAT=pretty or NODE_ENV=development. One line per HTTP request with its request id,
- * method, URL, status and time (`logRequest`, from a Fastify hook); no headers and no bodies
- * (they are costly and may hold secrets). nestjs-pino keeps one pino-http instance per process
- * (the root logger); the first app built decides its options.
- *
- * nestjs-pino's per-request middleware is not mounted: it made two child loggers per request
- * (with redaction) through Nest's middleware layer even when the line was not written, about 30%
- * of the CPU of a single-event ingest request (`node bench/ingest-cpu.js --kind track`: 128 vs
- * 90 us). Application log lines therefore carry their context, not the request id.
+ * Structured logs (pino through nestjs-pino); the first app built in a process sets the root logger's options.
+ * nestjs-pino's per-request middleware is not mounted (a large share of ingest's CPU, BENCHMARKS.md): request lines come
+ * from `logRequest`, and application lines carry no request id.
  */
 export function loggerModule(config: AppConfig, options: { stream?: DestinationStream; silent?: boolean } = {}): DynamicModule {
   const pinoHttp: Params['pinoHttp'] = {
     level: options.silent ? 'silent' : config.logLevel,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    // pino-http would put Node's request/response serializers in front of these; request lines
-    // already pass the plain fields (logRequest).
+    // Request lines already pass plain fields (logRequest): no Node serializers in front.
     wrapSerializers: false,
     serializers: {
       req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactQuery(req.url) }),
@@ -104,11 +86,7 @@ export interface AnsweredRequest {
   elapsedMs: number;
 }
 
-/**
- * Writes the line for an answered request: info for 2xx/3xx, warn for 4xx, error for 5xx;
- * `{ req: { id, method, url }, res: { statusCode }, responseTime, msg: "POST /v1/track 200" }`,
- * query-string values redacted (`redactQuery`).
- */
+/** One line per answered request (info, warn for 4xx, error for 5xx), without headers, bodies or query values. */
 export function logRequest(logger: Logger | undefined, r: AnsweredRequest): void {
   if (!logger || QUIET.test(r.url)) return;
   const level = r.statusCode >= 500 ? 'error' : r.statusCode >= 400 ? 'warn' : 'info';

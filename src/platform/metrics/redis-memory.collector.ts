@@ -5,11 +5,7 @@ import { REDIS } from '../redis/redis.module.js';
 import { withTimeout } from '../redis/with-timeout.js';
 import { MetricsService } from './metrics.service.js';
 
-/**
- * Fills `redis_memory_used_bytes` and `redis_memory_max_bytes` when Prometheus scrapes: one
- * `INFO memory` over the API's existing Redis connection. Every event accepted inside
- * DEDUP_WINDOW keeps a key there, so this is what to alert on before Redis is full.
- */
+/** Redis memory, read on scrape (one `INFO memory`): every deduplication key lives there, so alert on it before Redis is full. */
 @Injectable()
 export class RedisMemoryCollector implements OnModuleInit {
   private readonly logger = new Logger('Metrics');

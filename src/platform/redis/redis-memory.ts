@@ -4,11 +4,7 @@ import type { Redis } from 'ioredis';
 export const REDIS_FULL_ADVICE =
   'give Redis more memory (maxmemory), or shorten DEDUP_WINDOW or lower BACKLOG_LIMIT (README, "Scaling out")';
 
-/**
- * Whether Redis refused a command because its used memory passed `maxmemory`: with
- * `noeviction` it answers every write (and every script not marked read-only, which BullMQ's are
- * not) with `OOM command not allowed when used memory > 'maxmemory'`.
- */
+/** Whether Redis refused a write (or a script, BullMQ's included) because used memory passed `maxmemory` (noeviction). */
 export function isOutOfMemory(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('OOM ');
 }
