@@ -1,8 +1,14 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../platform/config/config.js';
+import { RedisKeys } from '../platform/redis/redis.module.js';
 import {
   eventRecord,
+  EventTraceStore,
   type JobTraceRecord,
   newestRejection,
   type RejectedRecord,
+  REJECTED_SAMPLE_SIZE,
   requestIdAt,
   requestRuns,
   sampleRejected,
@@ -80,5 +86,77 @@ describe('rejected samples', () => {
     });
     expect(newestRejection([raw(now - 1001)], now, 1000)).toBeUndefined();
     expect(newestRejection([null], now, 1000)).toBeUndefined();
+  });
+});
+
+describe('EventTraceStore (Redis at 127.0.0.1:6379)', () => {
+  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const base = { KABLE_API_KEY: 'sk_test.abc', KABLE_CLIENT_ID: 'kci_1', SEGMENT_WRITE_KEYS: 'wk1', REDIS_PREFIX: prefix };
+  const config = loadConfig({ ...base, EVENT_TRACE_WINDOW: '1h' });
+  const keys = new RedisKeys(config);
+  let redis: Redis;
+  let traces: EventTraceStore;
+
+  beforeAll(() => {
+    redis = new Redis('redis://127.0.0.1:6379');
+    traces = new EventTraceStore(redis, config, keys);
+  });
+  afterAll(async () => {
+    const written = await redis.keys(`${prefix}:*`);
+    if (written.length > 0) await redis.del(...written);
+    redis.disconnect();
+  });
+
+  const skipped = (at: number) => ({ stage: 'skipped', at, type: 'page', reason: 'not_forwarded' }) as const;
+  const rejected = (at: number, code = 'missing_event'): RejectedRecord => ({ stage: 'rejected', at, code, error: 'event is required' });
+
+  it('writes a skipped note as the trace of its message, never over a record that exists', async () => {
+    const delivered = { stage: 'delivered', at: 5, attempts: 1 } as const;
+    await traces.write([['n-delivered', delivered]]);
+    await traces.writeNotes([
+      ['n-skipped', skipped(1)],
+      ['n-delivered', skipped(9)],
+    ]);
+    expect(await traces.record('n-skipped')).toEqual(skipped(1));
+    expect(await traces.record('n-delivered')).toEqual(delivered);
+    expect(await redis.pttl(keys.key('trace', 'n-skipped'))).toBeGreaterThan(3_590_000);
+  });
+
+  it('keeps the latest rejections of each reason, and leaves out ids that cannot name a key', async () => {
+    const now = Date.now();
+    const notes = Array.from({ length: REJECTED_SAMPLE_SIZE + 5 }, (_, i) => [`r-${i}`, rejected(now + i)] as [string, RejectedRecord]);
+    await traces.writeNotes([
+      ...notes,
+      ['r-0', rejected(now, 'too_large')],
+      ['lone-\ud800', rejected(now)],
+      ['x'.repeat(101), rejected(now)],
+    ]);
+    expect(await traces.rejection('r-0')).toMatchObject({ code: 'too_large' });
+    expect(await traces.rejection('r-4')).toBeUndefined();
+    expect(await traces.rejection('r-5')).toMatchObject({ code: 'missing_event', at: now + 5 });
+    expect(await redis.hlen(keys.key('rejected', 'missing_event', 'records'))).toBe(REJECTED_SAMPLE_SIZE);
+    expect(await redis.llen(keys.key('rejected', 'missing_event', 'order'))).toBe(REJECTED_SAMPLE_SIZE);
+    expect(await redis.hexists(keys.key('rejected', 'missing_event', 'records'), 'lone-\ud800')).toBe(0);
+    expect(await traces.rejection('x'.repeat(101))).toBeUndefined();
+  });
+
+  it('reads an event of a job delivered whole from the job record', async () => {
+    await traces.writeJob('77', { at: 10, attempts: 1, runs: [['req-1', 3]] });
+    expect(await traces.record('j-event', { id: '77', index: 2 })).toEqual({
+      stage: 'delivered',
+      at: 10,
+      jobId: '77',
+      attempts: 1,
+      kableRequestId: 'req-1',
+    });
+  });
+
+  it('writes nothing with EVENT_TRACE_WINDOW=0', async () => {
+    const off = new EventTraceStore(redis, loadConfig({ ...base, REDIS_PREFIX: `${prefix}-off`, EVENT_TRACE_WINDOW: '0' }), keys);
+    expect(off.enabled).toBe(false);
+    await off.writeNotes([['off-1', skipped(1)]]);
+    await off.write([['off-2', { stage: 'delivered', at: 1, attempts: 1 }]]);
+    expect(await traces.record('off-1')).toBeUndefined();
+    expect(await traces.record('off-2')).toBeUndefined();
   });
 });
