@@ -1,5 +1,6 @@
 import request from 'supertest';
-import { basicAuth, type Harness, startHarness, track, waitFor } from './support/harness.js';
+import { basicAuth, type Harness, startHarness, track } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 interface QueueHealth {
   status: string;

@@ -6,7 +6,8 @@ import esbuild from 'esbuild';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { request } from 'undici';
 import { launchChromium } from './support/browser.js';
-import { basicAuth, type Harness, startHarness, waitFor, WRITE_KEY } from './support/harness.js';
+import { basicAuth, type Harness, startHarness, waitForDrained, WRITE_KEY } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 // The real analytics.js (@segment/analytics-next, bundled by esbuild) in Debian's Chromium, on a
 // page served from another origin than the service, so every call goes through a real CORS
@@ -80,19 +81,10 @@ async function metric(h: Harness, name: string): Promise<number> {
     .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 }
 
-async function backlog(h: Harness): Promise<{ backlogEvents?: number; backlogJobs?: number }> {
-  const res = await request(`${h.url}/health/ready`);
-  const body = (await res.body.json()) as { info?: { deliveryQueue?: { backlogEvents?: number; backlogJobs?: number } } };
-  return body.info?.deliveryQueue ?? {};
-}
-
 /** Waits until Kable took `n` events and the service holds nothing more for it (so a duplicate would have arrived). */
 async function settled(h: Harness, n: number): Promise<void> {
   await h.kable.waitForEvents(n);
-  await waitFor(
-    () => backlog(h),
-    (b) => b.backlogEvents === 0 && b.backlogJobs === 0,
-  );
+  await waitForDrained(h);
 }
 
 async function trace(h: Harness, messageId: string): Promise<Record<string, unknown>> {
@@ -124,7 +116,7 @@ describe('analytics.js (@segment/analytics-next) in Chromium, from a page of ano
       logLevel: 'silent',
     });
     await esbuild.stop();
-    const script = bundle.outputFiles[0].text;
+    const script = bundle.outputFiles.at(0)!.text;
     pageServer = createServer((req, res) => {
       if (req.url === '/') {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
@@ -251,7 +243,7 @@ describe('analytics.js (@segment/analytics-next) in Chromium, from a page of ano
         timestamp: expect.any(String),
       },
     ]);
-    const at = Date.parse(h.kable.events[0].timestamp);
+    const at = Date.parse(h.kable.events.at(0)!.timestamp);
     expect(at).toBeGreaterThanOrEqual(started - 5_000);
     expect(at).toBeLessThanOrEqual(Date.now() + 5_000);
     expect(timesSent(h, tracked.messageId)).toBe(1);
@@ -272,7 +264,7 @@ describe('analytics.js (@segment/analytics-next) in Chromium, from a page of ano
       expect(headers.origin).toBe(pageOrigin);
       expect(post.postDataJSON()).toMatchObject({ writeKey: WRITE_KEY, userId: 'customer_1' });
     }
-    expect(posts[1].postDataJSON()).toMatchObject({
+    expect(posts.at(1)!.postDataJSON()).toMatchObject({
       type: 'track',
       event: 'API Call',
       messageId: tracked.messageId,
@@ -359,7 +351,7 @@ describe('analytics.js (@segment/analytics-next) in Chromium, from a page of ano
     // The service did answer the preflights (a refused connection reads differently), without permission for this origin.
     // DevTools reports the failures a moment after the page saw them.
     await waitFor(
-      () => Promise.resolve(p.corsErrors),
+      () => p.corsErrors,
       (errors) => errors.length >= 2,
     );
     expect(new Set(p.corsErrors)).toEqual(new Set(['PreflightMissingAllowOriginHeader']));

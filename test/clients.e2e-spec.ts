@@ -5,7 +5,8 @@ import Rudder from '@rudderstack/rudder-sdk-node';
 import { request } from 'undici';
 import type { KableEvent } from '../src/segment/kable-event.js';
 import { goBatch, javaImport, pythonBatch, rubyImport, type WireBatch, type WireRequest } from './fixtures/wire/libraries.js';
-import { type Harness, sleep, startHarness, waitFor, WRITE_KEY } from './support/harness.js';
+import { type Harness, startHarness, waitForDrained, WRITE_KEY } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 /** The legacy `analytics-node` 6 (no types of its own): the part of its API these tests use. */
 interface LegacyAnalytics {
@@ -55,10 +56,10 @@ describe('real Segment-compatible clients and the wire formats of the libraries 
   /** Every id reached Kable exactly once; returns the events by id. */
   async function deliveredOnce(ids: string[]): Promise<Map<string, KableEvent>> {
     await waitFor(
-      () => Promise.resolve(ids.filter((id) => h.kable.arrivals.has(id)).length),
+      () => ids.filter((id) => h.kable.arrivals.has(id)).length,
       (n) => n === ids.length,
     );
-    await sleep(300); // a late duplicate would show up in arrivals
+    await waitForDrained(h); // a duplicate queued would have arrived too
     const byId = new Map(h.kable.events.map((e) => [e.transactionId, e]));
     for (const id of ids) {
       expect({ id, arrivals: h.kable.arrivals.get(id) }).toEqual({ id, arrivals: 1 });

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { request } from 'undici';
-import { basicAuth, type Harness, sleep, startHarness, track, waitFor } from './support/harness.js';
+import { basicAuth, type Harness, startHarness, track, waitForDrained } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 /** 10 MB of zeros: gzip squeezes it to about 10 KB, far under any request size limit. */
 const BOMB = gzipSync(Buffer.alloc(10 * 1024 * 1024), { level: 9 });
@@ -39,7 +40,7 @@ describe('compressed request bodies (Content-Encoding) on /v1/batch, /v1/webhook
     const res = await post('/v1/track', Buffer.from(JSON.stringify(sentinel)), {});
     expect(res.status).toBe(200);
     await h.kable.waitForEvents(1);
-    await sleep(300);
+    await waitForDrained(h);
     expect(h.kable.events.map((e) => e.transactionId)).toEqual([sentinel.messageId]);
   }
 
@@ -113,7 +114,7 @@ describe('compressed request bodies (Content-Encoding) on /v1/batch, /v1/webhook
     const res = await post('/v1/track', gzipSync(Buffer.from(JSON.stringify(message))), { 'content-encoding': 'gzip' });
     expect({ status: res.status, body: res.text }).toMatchObject({ status: 200 });
     await waitFor(
-      () => Promise.resolve(h.kable.events.map((e) => e.transactionId)),
+      () => h.kable.events.map((e) => e.transactionId),
       (ids) => ids.includes(message.messageId as string),
     );
   });

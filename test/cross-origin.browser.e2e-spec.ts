@@ -6,7 +6,8 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import request from 'supertest';
 import { QUEUES } from '../src/delivery/queues.js';
 import { launchChromium } from './support/browser.js';
-import { basicAuth, type Harness, sleep, startHarness, track, waitFor } from './support/harness.js';
+import { basicAuth, type Harness, startHarness, track, waitForDrained } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 const ADMIN_TOKEN = 'admin-token-for-csrf-browser-test-0123456789';
 const VICTIM = 'csrf-victim';
@@ -122,18 +123,16 @@ describe('cross-site request forgery against a browser logged in to the dashboar
     await page.goto(`${attackerUrl}/frame`, { waitUntil: 'load' });
     const framed = await waitFor(
       () =>
-        Promise.resolve(
-          page
-            .frames()
-            .filter((f) => f !== page.mainFrame())
-            .map((f) => f.url()),
-        ),
+        page
+          .frames()
+          .filter((f) => f !== page.mainFrame())
+          .map((f) => f.url()),
       (urls) => urls.length === 1 && urls[0] !== '' && urls[0] !== 'about:blank' && urls[0] !== `${h.url}/admin/queues`,
       5_000,
     ).catch(() => page.frames().map((f) => f.url()));
     expect(framed).toEqual(['chrome-error://chromewebdata/']); // Chromium's "refused to connect"
 
-    await sleep(500); // a queued job would have reached Kable by now
+    await waitForDrained(h); // a queued job would have reached Kable
     expect((await deadLetter()).status).toBe(200);
     expect(Object.values(await queue.getJobCounts()).reduce((a, b) => a + b, 0)).toBe(jobsBefore);
     expect(h.kable.requests.length).toBe(kableRequestsBefore);

@@ -2,7 +2,8 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import request from 'supertest';
 import { QUEUES } from '../src/delivery/queues.js';
-import { basicAuth, type Harness, startHarness, track, waitFor } from './support/harness.js';
+import { basicAuth, type Harness, startHarness, track, waitForDrained } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 const ADMIN_TOKEN = 'admin-token-for-cross-origin-0123456789';
 const BEARER = `Bearer ${ADMIN_TOKEN}`;
@@ -138,7 +139,7 @@ describe('cross-origin browser requests to admin endpoints and the dashboard', (
     );
 
     expect(await jobCount()).toBe(before);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // a queued job would be delivered by now
+    await waitForDrained(h); // a queued job would have been delivered
     expect(h.kable.requests.length).toBe(requestsBefore);
 
     const retry = await request(h.url).put(`/admin/queues/api/queues/${QUEUES.delivery}/retry/failed`).set('authorization', BEARER);
@@ -169,7 +170,7 @@ describe('cross-origin browser requests to admin endpoints and the dashboard', (
       .send(JSON.stringify(track({ messageId: 'ingest-cross-site' })));
     expect(res.status).toBe(200);
     await waitFor(
-      () => Promise.resolve(h.kable.events.map((e) => e.transactionId)),
+      () => h.kable.events.map((e) => e.transactionId),
       (ids) => ids.includes('ingest-cross-site'),
     );
   });

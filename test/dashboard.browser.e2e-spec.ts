@@ -7,6 +7,7 @@ import request from 'supertest';
 import { QUEUES } from '../src/delivery/queues.js';
 import { launchChromium } from './support/browser.js';
 import { basicAuth, type Harness, startHarness, track } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 const ADMIN_TOKEN = 'admin-token-for-browser-test-0123456789';
 const ARTIFACTS = join(process.cwd(), 'test', 'artifacts');
@@ -26,7 +27,7 @@ describe('queue dashboard in a real browser', () => {
   it('shows the delivery queue and a failed job to a person logged in with the admin token', async () => {
     // One event Kable takes, one it refuses for good (401): a completed and a failed job.
     h.kable.respondWith((events) =>
-      events[0].transactionId === 'browser-refused' ? { status: 401, body: { message: 'Unauthorized' } } : undefined,
+      events.at(0)?.transactionId === 'browser-refused' ? { status: 401, body: { message: 'Unauthorized' } } : undefined,
     );
     await request(h.url)
       .post('/v1/track')
@@ -40,7 +41,10 @@ describe('queue dashboard in a real browser', () => {
       .send(track({ messageId: 'browser-refused' }))
       .expect(200);
     const queue = h.app.get<Queue>(getQueueToken(QUEUES.delivery), { strict: false });
-    for (let i = 0; i < 200 && (await queue.getFailedCount()) < 1; i += 1) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(
+      () => queue.getFailedCount(),
+      (failed) => failed >= 1,
+    );
     expect(await queue.getFailedCount()).toBe(1);
 
     const context = await browser.newContext({

@@ -1,7 +1,8 @@
 import request from 'supertest';
 import { type DeadLetter, DeadLetterStore, type StoredDeadLetter } from '../src/delivery/dead-letter.store.js';
 import { KableEmulator } from '../tools/kable-emulator.js';
-import { basicAuth, type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, startHarness, track, waitFor, WRITE_KEY } from './support/harness.js';
+import { basicAuth, type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, startHarness, track, WRITE_KEY } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 const admin = `Bearer ${ADMIN_TOKEN}`;

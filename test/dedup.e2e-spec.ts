@@ -52,7 +52,8 @@ describe('deduplication by messageId', () => {
     const queuedBy = new Map<string, number>();
     answers.forEach((a, i) => {
       expect(a.body).toMatchObject({ accepted: 1, queued: expect.any(Number), deduplicated: 1 - (a.body as { queued: number }).queued });
-      queuedBy.set(ids[i], (queuedBy.get(ids[i]) ?? 0) + (a.body as { queued: number }).queued);
+      const id = ids.at(i)!;
+      queuedBy.set(id, (queuedBy.get(id) ?? 0) + (a.body as { queued: number }).queued);
     });
     expect([...queuedBy.values()].every((n) => n === 1)).toBe(true);
 

@@ -1,7 +1,8 @@
 import request from 'supertest';
 import { KableDeliveryWorker } from '../src/delivery/delivery.worker.js';
 import { KableEmulator } from '../tools/kable-emulator.js';
-import { basicAuth, type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, sleep, startHarness, track } from './support/harness.js';
+import { basicAuth, type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, startHarness, track, waitForDrained } from './support/harness.js';
+import { sleep, waitFor } from './support/wait.js';
 
 async function post(h: Harness, messages: Record<string, unknown>[]) {
   const res = await request(h.url).post('/v1/batch').set('authorization', basicAuth()).send({ batch: messages });
@@ -13,15 +14,6 @@ async function deadLetters(h: Harness): Promise<Record<string, unknown>[]> {
   const ids = await h.redis.zrange(`${h.prefix}:dead:index`, 0, -1);
   const values = ids.length ? await h.redis.mget(ids.map((id) => `${h.prefix}:dead:event:${id}`)) : [];
   return values.map((v) => JSON.parse(v!));
-}
-
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > until) return value;
-    await sleep(50);
-  }
 }
 
 describe('delivery to Kable', () => {
@@ -40,7 +32,7 @@ describe('delivery to Kable', () => {
     await post(h, messages);
     await h.kable.waitForEvents(3);
     expect(h.kable.requests.map((r) => r.status)).toEqual([500, 200]);
-    expect(h.kable.requests[1].events.map((e) => e.transactionId)).toEqual(messages.map((m) => m.messageId));
+    expect(h.kable.requests.at(1)!.events.map((e) => e.transactionId)).toEqual(messages.map((m) => m.messageId));
     expect([...h.kable.arrivals.values()]).toEqual([1, 1, 1]);
     expect(await deadLetters(h)).toEqual([]);
   });
@@ -55,8 +47,7 @@ describe('delivery to Kable', () => {
     });
     await post(h, [track()]);
     await h.kable.waitForEvents(1);
-    const [, second, third] = h.kable.requests;
-    expect(third.at - second.at).toBeGreaterThanOrEqual(950);
+    expect(h.kable.requests.at(2)!.at - h.kable.requests.at(1)!.at).toBeGreaterThanOrEqual(950);
   });
 
   it('delivers the good events of a batch Kable answers 400 for, and keeps the bad one with the reason', async () => {
@@ -92,9 +83,9 @@ describe('delivery to Kable', () => {
       () => deadLetters(h),
       (l) => l.length === 2,
     );
-    await sleep(500);
+    await waitForDrained(h); // a retry would keep the job in the queue
     expect(h.kable.requests).toHaveLength(1);
-    const requestId = h.kable.requests[0].requestId;
+    const requestId = h.kable.requests.at(0)!.requestId;
     expect(letters.map((l) => (l.event as { transactionId: string }).transactionId).sort()).toEqual(
       messages.map((m) => m.messageId).sort(),
     );
@@ -103,7 +94,9 @@ describe('delivery to Kable', () => {
     }
     const failed = await h.redis.zcard(`${h.prefix}:kable-delivery:failed`);
     expect(failed).toBe(1);
-    const job = await h.redis.hgetall((await h.redis.keys(`${h.prefix}:kable-delivery:[0-9]*`))[0]);
+    const jobKey = (await h.redis.keys(`${h.prefix}:kable-delivery:[0-9]*`)).at(0);
+    expect(jobKey).toBeDefined();
+    const job = await h.redis.hgetall(jobKey!);
     expect(job.failedReason).toBe('HTTP 401: {"message":"Unauthorized"}');
     expect(job.data).not.toContain(h.config.kable.apiKey);
   });
@@ -150,7 +143,7 @@ describe('delivery: memory bound', () => {
       maxHeld = Math.max(maxHeld, worker.budget.held);
       maxWaiting = Math.max(maxWaiting, worker.budget.queued);
       maxBuffered = Math.max(maxBuffered, worker.batcher.pending);
-      await sleep(10);
+      await sleep(10); // samples the worker's state every 10 ms while it delivers
     }
     expect(h.kable.count).toBe(sent.length);
     expect(maxHeld).toBe(40);
@@ -169,8 +162,11 @@ describe('delivery: memory bound', () => {
       kable.respondWith(() => ({ status: 200, body: 'Events successfully recorded', delayMs: 200 }));
       const worker = first.app.get(KableDeliveryWorker);
       const sent = await postJobs(first, 12);
-      for (let i = 0; worker.budget.queued === 0 && i < 100; i += 1) await sleep(10);
-      expect(worker.budget.queued).toBeGreaterThan(0);
+      await waitFor(
+        () => worker.budget.queued,
+        (queued) => queued > 0,
+        1000,
+      );
       const deliveredBeforeStop = kable.count;
       await first.close({ keepKeys: true });
       // Only the jobs holding room (40 events) finish while stopping; the waiting ones go back unsent.
@@ -209,6 +205,6 @@ describe('delivery: retry horizon', () => {
       (l) => l.length === 1,
     );
     expect(letters[0]).toMatchObject({ status: 503, reason: 'gave up after the retry horizon (0 min): HTTP 503' });
-    expect((letters[0].attempts as number) > 1).toBe(true);
+    expect((letters.at(0)!.attempts as number) > 1).toBe(true);
   });
 });

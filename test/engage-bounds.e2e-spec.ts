@@ -57,7 +57,7 @@ describe('Engage audiences are bounded', () => {
 
     const kept = await audiences();
     expect(kept.map((a) => a.key)).toEqual(['made_up_0', 'made_up_1', 'made_up_2', 'made_up_3', 'made_up_4']);
-    expect(kept[0].members).toBe(2);
+    expect(kept.at(0)!.members).toBe(2);
     expect(await h.redis.scard(`${h.prefix}:engage:audiences`)).toBe(MAX_AUDIENCES);
     expect(await h.redis.keys(`${h.prefix}:engage:aud:made_up_5:*`)).toEqual([]);
     expect(await h.redis.keys(`${h.prefix}:engage:aud:another_one:*`)).toEqual([]);
@@ -68,7 +68,7 @@ describe('Engage audiences are bounded', () => {
 
     const warnings = lines.filter((line) => line.includes('ENGAGE_MAX_AUDIENCES'));
     expect(warnings).toHaveLength(1);
-    const warning = JSON.parse(warnings[0]) as { level: number; context: string; msg: string };
+    const warning = JSON.parse(warnings.at(0)!) as { level: number; context: string; msg: string };
     expect(warning).toMatchObject({ level: 40, context: 'Engage' }); // 40: pino's warn
     expect(warning.msg).toContain(`${MAX_AUDIENCES} Engage audiences exist, the limit (ENGAGE_MAX_AUDIENCES)`);
     expect(warning.msg).toContain('"made_up_5"');
@@ -133,7 +133,7 @@ describe('Engage audiences are bounded', () => {
       ]);
       expect(live.status).toBe(200);
       expect(live.ms).toBeLessThan(1000);
-      const text = scrapes[0].text;
+      const text = scrapes.at(0)!.text;
       const series = (name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`));
       expect(series('engage_audience_members')).toHaveLength(51);
       expect(series('engage_pending_changes')).toHaveLength(51);

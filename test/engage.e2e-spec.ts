@@ -4,7 +4,8 @@ import { EngageService } from '../src/engage/engage.service.js';
 import { membershipTransactionId } from '../src/engage/audience-diff.js';
 import { DeliveryProducer } from '../src/delivery/delivery.producer.js';
 import type { KableEvent } from '../src/segment/kable-event.js';
-import { basicAuth, type Harness, sleep, startHarness, track } from './support/harness.js';
+import { basicAuth, type Harness, startHarness, track, waitForDrained } from './support/harness.js';
+import { sleep, waitFor } from './support/wait.js';
 
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 const AUDIENCE = 'order_completed_last_30days';
@@ -89,7 +90,7 @@ describe('Engage audiences', () => {
       expect(result.report.events).toBe(3);
       expect(result.report.audiences).toEqual([{ audience: AUDIENCE, checked: 4, events: 3 }]);
       await h.kable.waitForEvents(3);
-      await sleep(300);
+      await waitForDrained(h);
       expect([...h.kable.events].sort(byClient)).toEqual([
         {
           clientId: 'user_a',
@@ -144,7 +145,7 @@ describe('Engage audiences', () => {
       expect((await audiences()).audiences[0]).toMatchObject({ members: 3, pendingChanges: 2 });
       expect((await sync()).report.events).toBe(2);
       await h.kable.waitForEvents(5);
-      await sleep(300);
+      await waitForDrained(h);
       expect(h.kable.events.slice(3).sort(byClient)).toEqual([
         {
           clientId: 'user_a',
@@ -189,7 +190,7 @@ describe('Engage audiences', () => {
       expect((await audiences()).audiences[0]).toMatchObject({ members: 1 });
       const result = await sync();
       expect(result.report.events).toBe(0);
-      await sleep(300);
+      await waitForDrained(h);
       expect(h.kable.count).toBe(1);
     });
 
@@ -202,7 +203,7 @@ describe('Engage audiences', () => {
       expect((await audiences()).audiences[0]).toMatchObject({ members: 1, pendingChanges: 1 });
       expect((await sync()).report.events).toBe(1);
       await h.kable.waitForEvents(1);
-      await sleep(300);
+      await waitForDrained(h);
       expect(h.kable.events).toEqual([
         {
           clientId: 'user_a',
@@ -337,7 +338,7 @@ describe('Engage audiences', () => {
       for (const events of calls) expect(events.length).toBeLessThanOrEqual(50);
 
       await h.kable.waitForEvents(1000);
-      await sleep(300);
+      await waitForDrained(h);
       expect(h.kable.count).toBe(1000);
       expect(h.kable.events.map((e) => e.clientId).sort()).toEqual(users);
       for (const event of h.kable.events) expect(event.transactionId).toBe(membershipTransactionId(AUDIENCE, event.clientId, 1));
@@ -345,10 +346,11 @@ describe('Engage audiences', () => {
       // transactionIds (Kable counted them once); the crashed job's events are among them.
       const beforeCrash = calls.slice(0, queuedByFailedAttempt).flat();
       const repeated = [...h.kable.arrivals].filter(([, n]) => n > 1).map(([id]) => id);
-      expect(repeated.length).toBeGreaterThanOrEqual(calls[6].length);
+      const crashed = calls.at(6)!;
+      expect(repeated.length).toBeGreaterThanOrEqual(crashed.length);
       expect(repeated.length).toBeLessThan(beforeCrash.length);
       for (const id of repeated) expect(beforeCrash.some((e) => e.transactionId === id)).toBe(true);
-      for (const e of calls[6]) expect(repeated).toContain(e.transactionId);
+      for (const e of crashed) expect(repeated).toContain(e.transactionId);
       expect([...h.kable.arrivals.values()].every((n) => n <= 2)).toBe(true);
       const committedBeforeCrash = beforeCrash.length - repeated.length;
       expect(res.body.report.events).toBe(1000 - committedBeforeCrash);
@@ -363,20 +365,21 @@ describe('Engage audiences', () => {
   it('two boots of the service (two replicas) leave exactly one sync scheduler', async () => {
     h = await startHarness({ ADMIN_TOKEN, ENGAGE_SYNC_INTERVAL: '2h' });
     const queue = h.app.get(EngageService).queue;
-    const [afterFirstBoot] = await queue.getJobSchedulers();
+    const afterFirstBoot = (await queue.getJobSchedulers()).at(0);
     const second = await startHarness({ ADMIN_TOKEN, ENGAGE_SYNC_INTERVAL: '2h', REDIS_PREFIX: h.config.redis.prefix });
     try {
       const first = await queue.getJobSchedulers();
-      // The second boot neither adds a scheduler nor moves the next run.
-      expect(first[0].next).toBe(afterFirstBoot.next);
-      expect(afterFirstBoot.next! - Date.now()).toBeGreaterThan(7_000_000);
+      expect(afterFirstBoot).toBeDefined();
       expect(first).toHaveLength(1);
+      // The second boot neither adds a scheduler nor moves the next run.
+      expect(first.at(0)!.next).toBe(afterFirstBoot!.next);
+      expect(afterFirstBoot!.next! - Date.now()).toBeGreaterThan(7_000_000);
       expect(first[0]).toMatchObject({ key: 'engage-audience-sync', every: 7_200_000 });
       expect(await queue.getGlobalConcurrency()).toBe(1);
       const counts = await queue.getJobCounts('delayed', 'waiting', 'active');
       expect(counts).toEqual({ delayed: 1, waiting: 0, active: 0 });
       const next = (await audiences()).nextSync;
-      expect(Date.parse(next)).toBe(first[0].next);
+      expect(Date.parse(next)).toBe(first.at(0)!.next);
     } finally {
       await second.close();
       await h.close();
@@ -396,23 +399,23 @@ describe('Engage audiences', () => {
         engage.sync = async () => {
           most = Math.max(most, ++running);
           try {
-            await sleep(300);
+            await sleep(300); // long enough for the other replica's sync to overlap, were they not serialised
             return await sync();
           } finally {
             running -= 1;
           }
         };
       }
-      const [one, two] = await Promise.all(
+      const answers = await Promise.all(
         [h, second].map((replica) => request(replica.url).post('/v1/audiences/sync').set('authorization', `Bearer ${ADMIN_TOKEN}`)),
       );
-      expect([one.status, two.status]).toEqual([200, 200]);
-      expect([one.body.report.events, two.body.report.events].sort()).toEqual([0, 2]);
+      expect(answers.map((a) => a.status)).toEqual([200, 200]);
+      expect(answers.map((a) => a.body.report.events).sort()).toEqual([0, 2]);
       expect(most).toBe(1);
       // Either replica's delivery worker may deliver them, each to its own Kable emulator.
       const delivered = () => [h, second].flatMap((replica) => replica.kable.requests.flatMap((r) => r.events));
-      for (let waited = 0; delivered().length < 2 && waited < 10_000; waited += 50) await sleep(50);
-      await sleep(300);
+      await waitFor(delivered, (events) => events.length >= 2);
+      await waitForDrained(h); // one queue for both replicas
       expect(
         delivered()
           .map((e) => e.clientId)

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { basicAuth, type Harness, sleep, startHarness, track } from './support/harness.js';
+import { basicAuth, type Harness, startHarness, track, waitForDrained } from './support/harness.js';
 
 const ADMIN_TOKEN = 'admin-token-for-event-selection-0123';
 const admin = `Bearer ${ADMIN_TOKEN}`;
@@ -43,7 +43,7 @@ describe('KABLE_EVENTS and KABLE_EVENT_NAME_KEY: which track events are billed, 
     expect(res.body).toEqual({ success: true, accepted: 5, queued: 2, deduplicated: 0, skipped: 3, rejected: [] });
 
     await h.kable.waitForEvents(2);
-    await sleep(300); // a skipped event wrongly queued would arrive within a flush interval (100 ms)
+    await waitForDrained(h); // a skipped event wrongly queued would have arrived too
     expect(h.kable.events).toEqual([
       {
         clientId: 'customer_1',

@@ -1,5 +1,6 @@
 import request from 'supertest';
-import { basicAuth, type Harness, sleep, startHarness, track } from './support/harness.js';
+import { basicAuth, type Harness, startHarness, track, waitForDrained } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 const ADMIN_TOKEN = 'admin-token-for-trace-test-0123456789';
 const admin = `Bearer ${ADMIN_TOKEN}`;
@@ -25,14 +26,14 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
 
   /** Polls the trace until it has `status` (and, if given, its job is in `jobState`). */
   async function traceUntil(id: string, status: string, jobState?: string, on: Harness = h): Promise<Record<string, unknown>> {
-    for (let i = 0; i < 150; i += 1) {
-      const res = await trace(id, on);
-      const job = res.body.job as { state?: string } | undefined;
-      if (res.status === 200 && res.body.status === status && (!jobState || job?.state === jobState))
-        return res.body as Record<string, unknown>;
-      await sleep(50);
-    }
-    throw new Error(`event ${id} never reached status ${status}; last: ${JSON.stringify((await trace(id, on)).body)}`);
+    const { body } = await waitFor(
+      async () => {
+        const res = await trace(id, on);
+        return { status: res.status, body: res.body as Record<string, unknown> & { job?: { state?: string } } };
+      },
+      (r) => r.status === 200 && r.body.status === status && (!jobState || r.body.job?.state === jobState),
+    );
+    return body;
   }
 
   it('tells delivered, skipped and rejected messages apart', async () => {
@@ -57,7 +58,7 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
       messageId: 'trace-delivered-1',
       status: 'delivered',
       received: { at: expect.stringMatching(/Z$/), accepted: true, jobId: expect.any(String) },
-      delivered: { at: expect.stringMatching(/Z$/), attempts: 1, kableRequestId: h.kable.requests[0].requestId },
+      delivered: { at: expect.stringMatching(/Z$/), attempts: 1, kableRequestId: h.kable.requests.at(0)!.requestId },
     });
 
     expect((await trace('trace-identify-1')).body).toEqual({
@@ -126,13 +127,13 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
     const delivered = await traceUntil('trace-second-try', 'delivered');
     expect(delivered).toMatchObject({
       status: 'delivered',
-      delivered: { attempts: 2, kableRequestId: h.kable.requests[1].requestId },
+      delivered: { attempts: 2, kableRequestId: h.kable.requests.at(1)!.requestId },
     });
   });
 
   it('shows a failed event with its attempts, status, answer and X-REQUEST-ID, and a retrying one', async () => {
     h.kable.respondWith((events) =>
-      events[0].transactionId === 'trace-401'
+      events.at(0)?.transactionId === 'trace-401'
         ? { status: 401, body: { message: 'Unauthorized' } }
         : { status: 503, body: { message: 'down for maintenance' } },
     );
@@ -144,7 +145,7 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
       failure: { attempts: 1, status: 401, reason: 'HTTP 401', answer: '{"message":"Unauthorized"}' },
       job: { state: 'failed', attemptsMade: 1 },
     });
-    expect((failed.failure as { kableRequestId: string }).kableRequestId).toBe(h.kable.requests[0].requestId);
+    expect((failed.failure as { kableRequestId: string }).kableRequestId).toBe(h.kable.requests.at(0)!.requestId);
 
     await sendTrack('trace-503');
     const retrying = await traceUntil('trace-503', 'retrying');
@@ -172,7 +173,7 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
     });
     expect((await request(h.url).post('/v1/preview').set('authorization', basicAuth()).send(message)).status).toBe(401);
 
-    await sleep(300);
+    await waitForDrained(h);
     expect(h.kable.requests).toHaveLength(0);
     const keys = await h.redis.keys(`${h.prefix}:*`);
     expect(keys.filter((k) => /preview-1|p2|p3/.test(k))).toEqual([]);
@@ -188,7 +189,7 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
         .send({ batch: [track({ messageId: 'untraced-1' }), { type: 'identify', userId: 'u1', messageId: 'untraced-2' }] });
       expect(res.status).toBe(200);
       await off.kable.waitForEvents(1);
-      await sleep(300);
+      await waitForDrained(off); // the job completed: its trace records, were there any, are written
       expect(await off.redis.keys(`${off.prefix}:trace:*`)).toEqual([]);
       const accepted = await request(off.url).get('/v1/events/untraced-1').set('authorization', admin);
       expect(accepted.body).toMatchObject({ status: 'accepted', received: { accepted: true }, job: { state: 'completed' } });

@@ -180,7 +180,7 @@ describe('hardening: body size and shape', () => {
       .send(track({ messageId: 'deep-ok', properties: { nested } }));
     expect(ok.status).toBe(200);
     await h.kable.waitForEvents(1);
-    expect(h.kable.events[0].data).toEqual({ nested });
+    expect(h.kable.events.at(0)!.data).toEqual({ nested });
     expect((await request(h.url).get('/health/live')).status).toBe(200);
   });
 

@@ -5,7 +5,8 @@ import { DeliveryProducer } from '../src/delivery/delivery.producer.js';
 import type { DeadLetter } from '../src/delivery/dead-letter.store.js';
 import type { KableEvent } from '../src/segment/kable-event.js';
 import { QUEUES } from '../src/delivery/queues.js';
-import { basicAuth, type Harness, startHarness, track, waitFor } from './support/harness.js';
+import { basicAuth, type Harness, startHarness, track } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 const CAP = 65_536;
@@ -37,14 +38,14 @@ describe('Kable requests capped in bytes (KABLE_MAX_REQUEST_BYTES)', () => {
     expect(h.kable.requests.map((r) => r.status)).toEqual(Array(8).fill(200));
     expect(h.kable.requests.map((r) => r.events.length)).toEqual(Array(8).fill(3));
     for (const [i, size] of bodySizes(h).entries()) {
-      expect(size).toBe(Buffer.byteLength(JSON.stringify(h.kable.requests[i].events)));
+      expect(size).toBe(Buffer.byteLength(JSON.stringify(h.kable.requests.at(i)!.events)));
       expect(size).toBeLessThanOrEqual(CAP);
       expect(size).toBeGreaterThan(CAP * 0.75);
     }
     // Requests run concurrently and may arrive in any order; each holds three consecutive events.
     const ids = messages.map((m) => m.messageId as string);
     const requested = h.kable.requests.map((r) => r.events.map((e) => e.transactionId));
-    requested.sort((a, b) => ids.indexOf(a[0]) - ids.indexOf(b[0]));
+    requested.sort((a, b) => ids.indexOf(a.at(0)!) - ids.indexOf(b.at(0)!));
     expect(requested).toEqual(Array.from({ length: 8 }, (_, i) => ids.slice(3 * i, 3 * i + 3)));
     expect([...h.kable.arrivals.values()]).toEqual(Array(24).fill(1));
     const data = new Map(h.kable.events.map((e) => [e.transactionId, e.data]));

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import request from 'supertest';
-import { basicAuth, type Harness, KABLE_API_KEY, startHarness, track, WRITE_KEY } from './support/harness.js';
+import { basicAuth, type Harness, KABLE_API_KEY, startHarness, track, waitForDrained, WRITE_KEY } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 const ADMIN_TOKEN = 'admin-token-for-log-test-0123456789';
 const SHARED_SECRET = 'shared-secret-for-log-test-abcdef';
@@ -45,7 +46,9 @@ describe('structured logs', () => {
     // Credentials in a query string (a tool that puts them there): values never reach the log.
     await request(h.url).get(`/v1/dead-letters?access_token=${ADMIN_TOKEN}&writeKey=${WRITE_KEY}`).set('x-request-id', 'req-query-1');
     await h.kable.waitForEvents(2);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // let the last lines be written
+    // Every line is written: the Kable requests' (the queue is drained) and the last request's.
+    await waitForDrained(h);
+    await waitFor(parsed, (records) => records.some((r) => (r.req as { id?: string } | undefined)?.id === 'req-query-1'));
 
     const all = lines.join('');
     for (const secret of [
@@ -86,8 +89,8 @@ describe('structured logs', () => {
       events: 1,
       outcome: 'ok',
       status: 200,
-      kableRequestId: h.kable.requests[0].requestId,
+      kableRequestId: h.kable.requests.at(0)!.requestId,
     });
-    expect(typeof kableLines[0].durationMs).toBe('number');
+    expect(typeof kableLines.at(0)!.durationMs).toBe('number');
   });
 });

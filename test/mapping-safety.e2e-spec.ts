@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import request from 'supertest';
-import { basicAuth, type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, sleep, startHarness } from './support/harness.js';
-import { ensureBuilt, freePort, ROOT } from './support/processes.js';
+import { basicAuth, type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, startHarness, waitForDrained } from './support/harness.js';
+import { ensureBuilt, ServiceProcess } from './support/processes.js';
 
 /** Posts a JSON text as it is: JSON.stringify cannot write 1e400, nor a lone surrogate unescaped. */
 function postBatch(h: Harness, json: string) {
@@ -91,7 +89,7 @@ describe('mapping safety: prototypes, ids and numbers', () => {
       ],
     });
     await h.kable.waitForEvents(1);
-    await sleep(300); // a wrongly queued event would arrive within a flush interval (100 ms)
+    await waitForDrained(h); // a wrongly queued event would have arrived too
     expect(h.kable.events.map((e) => [e.transactionId, e.data])).toEqual([['inf-3', { units: 1e308 }]]);
   });
 });
@@ -106,26 +104,20 @@ describe('mapping safety: boot', () => {
   ])(
     '%s=%s stops the process with one line naming the variable',
     async (name, value) => {
-      const env = {
-        PATH: process.env.PATH ?? '',
+      const service = await ServiceProcess.spawn({
         KABLE_API_KEY,
         KABLE_CLIENT_ID,
         SEGMENT_WRITE_KEYS: 'wk_boot_test',
-        // Were it to boot after all, it would reach no Redis and no port anyone uses.
+        // Were it to boot after all, it would reach no Redis (and listens on a free port).
         REDIS_URL: 'redis://127.0.0.1:9',
-        PORT: String(await freePort()),
         [name]: value,
-      };
-      const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = execFile(
-          process.execPath,
-          [join(ROOT, 'dist', 'main.js')],
-          { env, cwd: ROOT, timeout: 20_000 },
-          (_error, _out, err) => resolve({ code: child.exitCode, stderr: err }),
-        );
       });
-      expect(code).toBe(1);
-      const problems = stderr.split('\n').filter((line) => line.startsWith('  - '));
+      try {
+        expect(await service.waitForExit(20_000)).toEqual({ code: 1, signal: null });
+      } finally {
+        await service.stop();
+      }
+      const problems = service.output.filter((line) => line.startsWith('  - '));
       expect(problems).toHaveLength(1);
       expect(problems[0]).toMatch(new RegExp(`^  - ${name} `));
     },

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import request from 'supertest';
 import { basicAuth, type Harness, startHarness, track } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 describe('GET /metrics', () => {
   let h: Harness;
@@ -17,13 +18,10 @@ describe('GET /metrics', () => {
     h.kable.respondWith(() => ({ status: 401, body: { message: 'Unauthorized' } }));
     const res = await request(h.url).post('/v1/track').set('authorization', basicAuth()).send(track());
     expect(res.status).toBe(200);
-    let text = '';
-    for (let i = 0; i < 100; i += 1) {
-      text = (await request(h.url).get('/metrics')).text;
-      if (text.includes('bullmq_queue_jobs{queue="kable-delivery",state="failed"} 1')) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(text).toContain('bullmq_queue_jobs{queue="kable-delivery",state="failed"} 1');
+    const text = await waitFor(
+      async () => (await request(h.url).get('/metrics')).text,
+      (t) => t.includes('bullmq_queue_jobs{queue="kable-delivery",state="failed"} 1'),
+    );
     expect(text).toContain('bullmq_queue_jobs{queue="kable-delivery",state="waiting"} 0');
     expect(text).toContain('kable_events_failed_total{status="401"} 1');
     for (const name of [
@@ -45,7 +43,7 @@ describe('GET /metrics', () => {
     const dashboard = readFileSync(new URL('../ops/grafana-dashboard.json', import.meta.url), 'utf8');
     const used = new Set(
       [...dashboard.matchAll(/\b((?:segment|kable|ingest|bullmq|engage|redis)_[a-z_]+)/g)].map((m) =>
-        m[1].replace(/_(bucket|sum|count)$/, ''),
+        m.at(1)!.replace(/_(bucket|sum|count)$/, ''),
       ),
     );
     expect(used.size).toBeGreaterThanOrEqual(15);

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { Analytics } from '@segment/analytics-node';
-import { basicAuth, type Harness, sleep, startHarness, WRITE_KEY } from './support/harness.js';
+import { basicAuth, type Harness, startHarness, waitForDrained, WRITE_KEY } from './support/harness.js';
 
 describe('Segment in, Kable out', () => {
   let h: Harness;
@@ -26,7 +26,7 @@ describe('Segment in, Kable out', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ success: true, accepted: 1, queued: 1, deduplicated: 0, skipped: 0, rejected: [] });
     await h.kable.waitForEvents(1);
-    const [req] = h.kable.requests;
+    const req = h.kable.requests.at(0)!;
     expect(req.headers['kable-client-id']).toBe('kci_test_client');
     expect(req.headers['kable-client-secret']).toBe('sk_test.secret-api-key-0123456789');
     expect(req.headers['content-type']).toBe('application/json');
@@ -53,7 +53,7 @@ describe('Segment in, Kable out', () => {
     await analytics.closeAndFlush();
 
     await h.kable.waitForEvents(2);
-    await sleep(300);
+    await waitForDrained(h);
     expect(h.kable.events.map((e) => [e.clientId, e.data])).toEqual([
       ['customer_1', { kableX: 'a', units: 3 }],
       ['customer_2', { kableX: 'b' }],

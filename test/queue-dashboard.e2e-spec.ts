@@ -1,5 +1,6 @@
 import request from 'supertest';
-import { basicAuth, type Harness, startHarness, track, waitFor } from './support/harness.js';
+import { basicAuth, type Harness, startHarness, track } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 const ADMIN_TOKEN = 'admin-token-for-dashboard-0123456789';
 

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { REJECTED_SAMPLE_SIZE } from '../src/trace/event-trace.js';
-import { basicAuth, type Harness, sleep, startHarness, track } from './support/harness.js';
+import { basicAuth, type Harness, startHarness, track } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 const ADMIN_TOKEN = 'admin-token-rejected-records-0123456789';
 
@@ -75,16 +76,15 @@ describe('records of rejected messages are bounded', () => {
       .send(track({ messageId: 'rej-then-ok' }))
       .expect(200);
     await h.kable.waitForEvents(1);
-    let body: Record<string, unknown> = {};
-    for (let i = 0; i < 100 && body.status !== 'delivered'; i += 1) {
-      body = (await trace('rej-then-ok')).body as Record<string, unknown>;
-      if (body.status !== 'delivered') await sleep(50);
-    }
+    const body = await waitFor(
+      async () => (await trace('rej-then-ok')).body as Record<string, unknown>,
+      (b) => b.status === 'delivered',
+    );
     expect(body).toEqual({
       messageId: 'rej-then-ok',
       status: 'delivered',
       received: { at: expect.stringMatching(/Z$/), accepted: true, jobId: expect.any(String) },
-      delivered: { at: expect.stringMatching(/Z$/), attempts: 1, kableRequestId: h.kable.requests[0].requestId },
+      delivered: { at: expect.stringMatching(/Z$/), attempts: 1, kableRequestId: h.kable.requests.at(0)!.requestId },
     });
   });
 

@@ -1,7 +1,11 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
 import request from 'supertest';
 import { createApp } from '../src/app.setup.js';
+import { QUEUES } from '../src/delivery/queues.js';
 import { loadConfig } from '../src/platform/config/config.js';
 import { basicAuth, type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, startHarness, track, WRITE_KEY } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 describe('SERVICE_ROLE: API and worker as separate processes', () => {
   let api: Harness;
@@ -13,12 +17,19 @@ describe('SERVICE_ROLE: API and worker as separate processes', () => {
     api = await startHarness({ SERVICE_ROLE: 'api' });
     const messages = [track(), track()];
     await request(api.url).post('/v1/batch').set('authorization', basicAuth()).send({ batch: messages }).expect(200);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(api.kable.requests).toHaveLength(0); // nobody delivers yet
+    // Nobody delivers yet: no worker is connected to the delivery queue, and the job waits there.
+    const queue = api.app.get<Queue>(getQueueToken(QUEUES.delivery), { strict: false });
+    expect(await queue.getWorkersCount()).toBe(0);
+    expect(await queue.getJobCounts('waiting', 'active')).toEqual({ waiting: 1, active: 0 });
+    expect(api.kable.requests).toHaveLength(0);
 
     const worker = await createApp(loadConfig({ ...api.config.raw, SERVICE_ROLE: 'worker' }), { logger: false });
     await worker.listen({ port: 0, host: '127.0.0.1' });
     try {
+      await waitFor(
+        () => queue.getWorkersCount(),
+        (workers) => workers > 0,
+      );
       await api.kable.waitForEvents(2);
       expect(api.kable.events.map((e) => e.transactionId).sort()).toEqual(messages.map((m) => m.messageId).sort());
       const port = (worker.getHttpServer().address() as { port: number }).port;

@@ -1,24 +1,22 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { decodeJobEvents } from '../src/delivery/job-data.js';
 import { KableEmulator } from '../tools/kable-emulator.js';
 import type { DeliverJobData } from '../src/delivery/queues.js';
-import { deleteKeys, REDIS_URL, testPrefix, track, waitFor } from './support/harness.js';
+import { deleteKeys, REDIS_URL, testPrefix, track } from './support/harness.js';
+import { ensureBuilt, ServiceProcess } from './support/processes.js';
+import { waitFor } from './support/wait.js';
 
 /**
  * Runs the built service (`node dist/main.js`) as a child process with known secret values,
  * drives it through every error it has, then searches everything it printed, every HTTP answer
  * and everything it left in Redis for those values.
  */
-const ROOT = resolve(import.meta.dirname, '..');
-const MAIN = join(ROOT, 'dist', 'main.js');
 const KABLE_API_KEY = 'sk_test.KABLESECRET_a1b2c3d4e5f6';
-const WRITE_KEYS = ['wk_WRITESECRET_one_9f8e7d', 'wk_WRITESECRET_two_1a2b3c'];
+const WRITE_KEYS = ['wk_WRITESECRET_one_9f8e7d', 'wk_WRITESECRET_two_1a2b3c'] as const;
 const ADMIN_TOKEN = 'adm_ADMINSECRET_0011223344';
 const SHARED_SECRET = 'ss_SHAREDSECRET_5566778899';
 const SECRETS = [KABLE_API_KEY, ...WRITE_KEYS, ADMIN_TOKEN, SHARED_SECRET];
@@ -30,23 +28,6 @@ function needles(secrets: string[]): string[] {
 
 function leaks(text: string, secrets = SECRETS): string[] {
   return needles(secrets).filter((n) => text.includes(n));
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-function run(env: Record<string, string>, cwd: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  let output = '';
-  const child = spawn(process.execPath, [MAIN], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, output: () => output, exited };
 }
 
 async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
@@ -80,9 +61,7 @@ describe('no secret in logs, answers or Redis', () => {
   const kable = new KableEmulator({ clientId: 'kci_secret_test', apiKey: KABLE_API_KEY });
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], {
-      cwd: ROOT,
-    });
+    ensureBuilt();
     await kable.start();
   }, 120_000);
   afterAll(async () => {
@@ -93,8 +72,7 @@ describe('no secret in logs, answers or Redis', () => {
   });
 
   it('through bad keys, bad tokens, bad signatures, Kable 401/500/network errors, replay and shutdown', async () => {
-    const port = await freePort();
-    const service = run(
+    const service = await ServiceProcess.start(
       {
         KABLE_API_KEY,
         KABLE_CLIENT_ID: 'kci_secret_test',
@@ -104,17 +82,15 @@ describe('no secret in logs, answers or Redis', () => {
         ADMIN_TOKEN,
         REDIS_URL,
         REDIS_PREFIX: prefix,
-        PORT: String(port),
-        HOST: '127.0.0.1',
         LOG_LEVEL: 'debug',
         KABLE_FLUSH_INTERVAL: '50ms',
         KABLE_RETRY_HORIZON: '1s',
         KABLE_RETRY_MAX_DELAY: '100ms',
         KABLE_REQUEST_TIMEOUT: '1s',
       },
-      cwd,
+      { cwd },
     );
-    const base = `http://127.0.0.1:${port}`;
+    const base = service.url;
     const answers: string[] = [];
     const call = async (path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) => {
       const res = await fetch(`${base}${path}`, { method: init.method ?? 'GET', headers: init.headers, body: init.body });
@@ -126,11 +102,7 @@ describe('no secret in logs, answers or Redis', () => {
     const basic = (key: string) => ({ ...json, authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` });
     const bearer = (token: string) => ({ ...json, authorization: `Bearer ${token}` });
     try {
-      await waitFor(
-        () => call('/health/live').catch(() => ({ status: 0, text: '' })),
-        (r) => r.status === 200,
-        20_000,
-      );
+      expect((await call('/health/live')).status).toBe(200);
       kable.respondWith((events) => {
         if (events.some((e) => e.clientId === 'c401')) return { status: 401, body: { message: 'Unauthorized' } };
         if (events.some((e) => e.clientId === 'c500')) return { status: 500, body: { message: 'Internal error' } };
@@ -201,11 +173,11 @@ describe('no secret in logs, answers or Redis', () => {
       await call('/health/ready');
       await call('/metrics');
     } finally {
-      service.child.kill('SIGTERM');
-      await service.exited;
+      service.kill('SIGTERM');
+      await service.waitForExit(20_000).finally(() => service.stop());
     }
 
-    const printed = service.output();
+    const printed = service.output.join('\n');
     expect(printed).toMatch(/listening on/);
     expect(printed).toMatch(/dead letters/); // the errors were really logged
     expect(kable.requests.some((r) => r.status === 401)).toBe(true);
@@ -242,9 +214,13 @@ describe('no secret in logs, answers or Redis', () => {
       },
     ];
     for (const { env, problems, secrets } of cases) {
-      const service = run({ ...env, REDIS_URL, REDIS_PREFIX: prefix }, cwd);
-      expect(await service.exited).toBe(1);
-      const printed = service.output();
+      const service = await ServiceProcess.spawn({ ...env, REDIS_URL, REDIS_PREFIX: prefix }, { cwd });
+      try {
+        expect((await service.waitForExit(20_000)).code).toBe(1);
+      } finally {
+        await service.stop();
+      }
+      const printed = service.output.join('\n');
       for (const problem of problems) expect(printed).toMatch(problem);
       expect(leaks(printed, secrets)).toEqual([]);
     }

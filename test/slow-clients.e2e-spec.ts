@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
-import { basicAuth, type Harness, startHarness, waitFor } from './support/harness.js';
+import { basicAuth, type Harness, startHarness } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 /** Opens a connection that sends `head` and then nothing more; resolves when the server closes it, with what it answered. */
 function stall(port: number, head: string): { closed: Promise<{ afterMs: number; answer: string }>; socket: Socket } {
@@ -37,14 +38,14 @@ describe('slow and stalled clients', () => {
     expect(Math.max(...results.map((r) => r.afterMs))).toBeLessThan(8000);
     expect(results.every((r) => r.answer === '' || r.answer.startsWith('HTTP/1.1 408'))).toBe(true);
     expect((await fetch(`${h.url}/health/live`)).status).toBe(200);
-  });
+  }, 20_000); // above the bound asserted, so that the bound is what fails
 
   it('closes a connection whose headers never end, after HTTP_HEADERS_TIMEOUT', async () => {
     const { closed } = stall(port, 'POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
     const { afterMs } = await closed;
     expect(afterMs).toBeGreaterThanOrEqual(900);
     expect(afterMs).toBeLessThan(6000);
-  });
+  }, 20_000);
 
   it('closes an idle keep-alive connection after HTTP_KEEP_ALIVE_TIMEOUT', async () => {
     const { closed, socket } = stall(port, 'GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
@@ -53,7 +54,7 @@ describe('slow and stalled clients', () => {
     expect(answer).toMatch(/keep-alive: timeout=1/i);
     expect(afterMs).toBeLessThan(6000);
     expect(socket.destroyed).toBe(true);
-  });
+  }, 20_000);
 });
 
 describe('connection cap', () => {

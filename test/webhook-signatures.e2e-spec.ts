@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
-import { type Harness, sleep, startHarness, track } from './support/harness.js';
+import { type Harness, startHarness, track, waitForDrained } from './support/harness.js';
 
 const SECRET = 'whsec_test_shared_secret_0123456789';
 
@@ -41,13 +41,13 @@ async function nothingElseReachedKable(h: Harness): Promise<void> {
   const res = await post(h, body, { 'x-signature': hmacSha1Hex(body) });
   expect(res.status).toBe(200);
   await h.kable.waitForEvents(1);
-  await sleep(300);
+  await waitForDrained(h);
   expect(h.kable.events.map((e) => e.transactionId)).toEqual([sentinel.messageId]);
 }
 
 async function expectEachOnce(h: Harness, items: Array<Record<string, unknown>>): Promise<void> {
   await h.kable.waitForEvents(items.length);
-  await sleep(300);
+  await waitForDrained(h);
   expect(h.kable.events.map((e) => e.transactionId).sort()).toEqual(items.map((i) => i.messageId as string).sort());
   for (const i of items) expect(h.kable.arrivals.get(i.messageId as string)).toBe(1);
   for (const i of items) {

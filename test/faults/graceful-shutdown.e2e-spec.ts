@@ -1,7 +1,8 @@
 import { KableEmulator } from '../../tools/kable-emulator.js';
-import { deleteKeys, KABLE_API_KEY, KABLE_CLIENT_ID, REDIS_URL, testPrefix, WRITE_KEY } from '../support/harness.js';
+import { deleteKeys, KABLE_API_KEY, KABLE_CLIENT_ID, REDIS_URL, testPrefix, waitForDrained, WRITE_KEY } from '../support/harness.js';
 import { expectInvariant, formatTally, Ledger } from '../support/ledger.js';
-import { ensureBuilt, ServiceProcess, waitUntil } from '../support/processes.js';
+import { ensureBuilt, ServiceProcess } from '../support/processes.js';
+import { waitFor } from '../support/wait.js';
 import { Redis } from 'ioredis';
 
 /**
@@ -72,7 +73,11 @@ describe('faults: SIGTERM under load', () => {
           if (outcome.error === 'ECONNREFUSED') refused += 1;
         }
       });
-      await waitUntil('load and deliveries under way', () => ledger.accepted.size >= 300 && received >= 2);
+      // Load and deliveries are under way.
+      await waitFor(
+        () => ({ accepted: ledger.accepted.size, received }),
+        (now) => now.accepted >= 300 && now.received >= 2,
+      );
       const signalledAt = Date.now();
       service.kill('SIGTERM');
       const exit = await service.waitForExit(15_000);
@@ -93,8 +98,10 @@ describe('faults: SIGTERM under load', () => {
 
       // What the old process did not deliver is still in Redis: a new worker delivers it.
       kable.respondWith(undefined);
-      services.push(await ServiceProcess.start({ ...env, SERVICE_ROLE: 'worker' }));
+      const worker = await ServiceProcess.start({ ...env, SERVICE_ROLE: 'worker' });
+      services.push(worker);
       await ledger.waitForAccepted(kable, 30_000);
+      await waitForDrained(worker, 30_000);
       const tally = ledger.tally(kable);
       process.stdout.write(
         `${formatTally(tag, tally)}\n[${tag}] ${deliveredByFirst} delivered by the stopping process, ${tally.accepted - deliveredByFirst} by the new worker\n`,

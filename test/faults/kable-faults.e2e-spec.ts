@@ -3,9 +3,17 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/app.setup.js';
 import { decodeJobEvents } from '../../src/delivery/job-data.js';
 import { type DeliverJobData, QUEUES } from '../../src/delivery/queues.js';
-import { type Harness, startHarness } from '../support/harness.js';
+import request from 'supertest';
+import { type Harness, startHarness, waitForDrained } from '../support/harness.js';
 import { expectInvariant, formatTally, Ledger } from '../support/ledger.js';
-import { sleep, waitUntil } from '../support/processes.js';
+import { sleep, waitFor } from '../support/wait.js';
+
+/** The value of one sample of /metrics, 0 when absent. */
+async function metric(h: Harness, sample: string): Promise<number> {
+  const text = (await request(h.url).get('/metrics')).text;
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line === undefined ? 0 : Number(line.slice(sample.length + 1));
+}
 
 /**
  * Kable misbehaves; the service runs in-process against a real Redis. After each fault: every
@@ -31,19 +39,25 @@ describe('faults: Kable misbehaves', () => {
     const first = await ledger.load(h.url, 200, { batchSize: 20 });
     expect(first.map((o) => o.status)).toEqual(Array(10).fill(200));
     // Deliveries are failing and being retried.
-    await waitUntil('several 503s', () => h.kable.requests.filter((r) => r.status === 503).length >= 6);
+    await waitFor(
+      () => h.kable.requests.filter((r) => r.status === 503).length,
+      (n) => n >= 6,
+    );
 
     await h.kable.stop(); // now connections are refused
     const second = await ledger.load(h.url, 100, { batchSize: 20 });
     expect(second.map((o) => o.status)).toEqual(Array(5).fill(200));
     const before = h.kable.requests.length;
-    await sleep(1500); // the outage lasts a while; retries meet a closed port
+    const retriedBefore = await metric(h, 'kable_events_retried_total');
+    await sleep(1500); // the outage lasts a while (the fault under test)
     expect(h.kable.requests.length).toBe(before);
+    // Retries met the closed port meanwhile, and were kept for later.
+    expect(await metric(h, 'kable_events_retried_total')).toBeGreaterThan(retriedBefore);
 
     await h.kable.start(port);
     h.kable.respondWith(undefined);
     await ledger.waitForAccepted(h.kable);
-    await sleep(300); // late repeats, if any, are counted too
+    await waitForDrained(h); // late repeats, if any, are counted too
     const tally = ledger.tally(h.kable);
     report('kable-down');
     expect(tally.accepted).toBe(300);
@@ -72,19 +86,27 @@ describe('faults: Kable misbehaves', () => {
 
       const firstEvent = ledger.message();
       expect((await ledger.send(h.url, [firstEvent], { single: true })).status).toBe(200);
-      await waitUntil('the 429', () => h.kable.requests.length >= 1);
-      await waitUntil('the queue to be rate limited', async () => (await h.redis.pttl(limiterKey)) > 0);
-      const limitedAt = h.kable.requests[0].at;
+      await waitFor(
+        () => h.kable.requests.length,
+        (n) => n >= 1,
+      );
+      // The queue is rate limited.
+      await waitFor(
+        () => h.redis.pttl(limiterKey),
+        (ttl) => ttl > 0,
+      );
+      const limitedAt = h.kable.requests.at(0)!.at;
 
       // More work arrives while the queue is paused: 20 jobs.
       const more = await Promise.all(Array.from({ length: 20 }, () => ledger.send(h.url, [ledger.message()], { single: true })));
       expect(more.map((o) => o.status)).toEqual(Array(20).fill(200));
 
       await ledger.waitForAccepted(h.kable);
+      await waitForDrained(h);
       const tally = ledger.tally(h.kable);
       report('kable-429');
       expectInvariant(tally);
-      expect(h.kable.requests[0].status).toBe(429);
+      expect(h.kable.requests.at(0)!.status).toBe(429);
       const gaps = h.kable.requests.slice(1).map((r) => r.at - limitedAt);
       process.stdout.write(`[kable-429] first request after the 429 came ${Math.min(...gaps)} ms later (Retry-After: 2 s)\n`);
       expect(Math.min(...gaps)).toBeGreaterThanOrEqual(2000 - 50);
@@ -119,11 +141,16 @@ describe('faults: Kable misbehaves', () => {
     // Delivered by the retry while the slow request is still running: it was abandoned, not waited for.
     expect(arrived).toBe(2);
     expect(h.kable.requests).toHaveLength(1);
-    await waitUntil('the slow request to finish', () => h.kable.requests.length >= 2, 5000);
+    // The slow request finishes.
+    await waitFor(
+      () => h.kable.requests.length,
+      (n) => n >= 2,
+      5000,
+    );
     const tally = ledger.tally(h.kable);
     report('kable-slow');
     expectInvariant(tally);
-    expect(h.kable.requests[1].events.map((e) => e.transactionId)).toEqual(h.kable.requests[0].events.map((e) => e.transactionId));
+    expect(h.kable.requests.at(1)!.events.map((e) => e.transactionId)).toEqual(h.kable.requests.at(0)!.events.map((e) => e.transactionId));
     // Kable received every event twice (the same transactionId) and counts it once.
     expect(tally.repeatsSent).toBe(10);
     expect(h.kable.events).toHaveLength(10);

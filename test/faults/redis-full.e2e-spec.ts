@@ -1,9 +1,10 @@
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { basicAuth, KABLE_API_KEY, KABLE_CLIENT_ID, testPrefix, track, WRITE_KEY } from '../support/harness.js';
+import { basicAuth, KABLE_API_KEY, KABLE_CLIENT_ID, testPrefix, track, waitForDrained, WRITE_KEY } from '../support/harness.js';
 import { KableEmulator } from '../../tools/kable-emulator.js';
 import { expectInvariant, formatTally, Ledger } from '../support/ledger.js';
-import { ensureBuilt, RedisServer, ServiceProcess, sleep } from '../support/processes.js';
+import { ensureBuilt, RedisServer, ServiceProcess } from '../support/processes.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * Redis (the test's own redis-server, `noeviction`) runs out of memory under the running service:
@@ -82,16 +83,16 @@ describe('faults: Redis is out of memory', () => {
     await admin.config('SET', 'maxmemory', '0');
     kable.respondWith(undefined);
     // Ingest takes events again without a restart.
-    let after = await ledger.send(service.url, [ledger.message()]);
-    for (let i = 0; after.status !== 200 && i < 50; i += 1) {
-      await sleep(100);
-      after = await ledger.send(service.url, [ledger.message()]);
-    }
-    expect(after.status).toBe(200);
+    const { url } = service;
+    await waitFor(
+      () => ledger.send(url, [ledger.message()]),
+      (after) => after.status === 200,
+    );
     const more = await ledger.load(service.url, 100, { batchSize: 20 });
     expect(more.map((o) => o.status)).toEqual(Array(5).fill(200));
 
     await ledger.waitForAccepted(kable, 30_000);
+    await waitForDrained(service);
     const tally = ledger.tally(kable);
     process.stdout.write(`${formatTally('redis-full', tally)}\n`);
     expectInvariant(tally);

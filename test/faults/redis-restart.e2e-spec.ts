@@ -1,7 +1,8 @@
-import { KABLE_API_KEY, KABLE_CLIENT_ID, testPrefix, WRITE_KEY } from '../support/harness.js';
+import { KABLE_API_KEY, KABLE_CLIENT_ID, testPrefix, waitForDrained, WRITE_KEY } from '../support/harness.js';
 import { KableEmulator } from '../../tools/kable-emulator.js';
 import { expectInvariant, formatTally, Ledger, type SendOutcome } from '../support/ledger.js';
-import { ensureBuilt, RedisServer, ServiceProcess, sleep, waitUntil } from '../support/processes.js';
+import { ensureBuilt, RedisServer, ServiceProcess } from '../support/processes.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 /**
  * Redis (a redis-server of the test's own, AOF fsynced on every write) is killed and restarted
@@ -40,7 +41,11 @@ describe('faults: Redis stops and comes back', () => {
     const ledger = new Ledger();
     const before = await ledger.load(service.url, 200, { batchSize: 20 });
     expect(before.map((o) => o.status)).toEqual(Array(10).fill(200));
-    await waitUntil('deliveries being retried', () => kable.requests.length >= 3);
+    // Deliveries are being retried.
+    await waitFor(
+      () => kable.requests.length,
+      (n) => n >= 3,
+    );
 
     expect(kable.count).toBe(0); // all 200 accepted events exist only in Redis now
 
@@ -48,7 +53,7 @@ describe('faults: Redis stops and comes back', () => {
     const down: SendOutcome[] = [];
     for (let i = 0; i < 20; i += 1) {
       down.push(await ledger.send(service.url, [ledger.message()]));
-      await sleep(50);
+      await sleep(50); // spreads the requests over the outage
     }
     const statuses = down.map((o) => o.status ?? o.error);
     const slowest = Math.max(...down.map((o) => o.ms));
@@ -61,18 +66,20 @@ describe('faults: Redis stops and comes back', () => {
     await redis.restart();
     kable.respondWith(undefined);
     const restartedAt = Date.now();
-    // The service reconnects by itself: ingest answers 200 again without being restarted.
-    let after: SendOutcome;
-    do {
-      after = await ledger.send(service.url, [ledger.message()]);
-      if (after.status !== 200) await sleep(100);
-    } while (after.status !== 200 && Date.now() - restartedAt < 15_000);
-    expect(after.status).toBe(200);
+    // The service reconnects by itself: ingest answers 200 again without being restarted (the
+    // deadline is generous; the time it took is reported, not asserted).
+    const { url } = service;
+    await waitFor(
+      () => ledger.send(url, [ledger.message()]),
+      (after) => after.status === 200,
+      60_000,
+    );
     const reconnectMs = Date.now() - restartedAt;
     const more = await ledger.load(service.url, 100, { batchSize: 20 });
     expect(more.map((o) => o.status)).toEqual(Array(5).fill(200));
 
     await ledger.waitForAccepted(kable, 30_000);
+    await waitForDrained(service);
     const tally = ledger.tally(kable);
     process.stdout.write(
       `${formatTally('redis-restart', tally)}\n[redis-restart] ingest answered 200 again ${reconnectMs} ms after Redis restarted\n`,
@@ -107,7 +114,11 @@ describe('faults: Redis stops and comes back', () => {
     const ledger = new Ledger();
     const outcomes = await ledger.load(service.url, 200, { batchSize: 20 });
     expect(outcomes.map((o) => o.status)).toEqual(Array(10).fill(200));
-    await waitUntil('deliveries under way', () => received > 0);
+    // Deliveries are under way.
+    await waitFor(
+      () => received,
+      (n) => n > 0,
+    );
 
     await redis.stop('SIGKILL');
     const signalledAt = Date.now();
@@ -124,6 +135,7 @@ describe('faults: Redis stops and comes back', () => {
     kable.respondWith(undefined);
     service = await ServiceProcess.start({ ...env, SERVICE_ROLE: 'worker' });
     await ledger.waitForAccepted(kable, 30_000);
+    await waitForDrained(service, 30_000); // the old process's jobs wait for their locks to expire
     const tally = ledger.tally(kable);
     process.stdout.write(`${formatTally('redis-down-sigterm', tally)}\n`);
     expectInvariant(tally);

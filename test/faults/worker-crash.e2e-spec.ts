@@ -1,8 +1,9 @@
 import { Queue } from 'bullmq';
 import { type DeliverJobData, QUEUES } from '../../src/delivery/queues.js';
-import { type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, REDIS_URL, startHarness, WRITE_KEY } from '../support/harness.js';
+import { type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, REDIS_URL, startHarness, waitForDrained, WRITE_KEY } from '../support/harness.js';
 import { expectInvariant, formatTally, Ledger } from '../support/ledger.js';
-import { ensureBuilt, ServiceProcess, waitUntil } from '../support/processes.js';
+import { ensureBuilt, ServiceProcess } from '../support/processes.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * The delivery worker runs as its own process (`node dist/main.js`, SERVICE_ROLE=worker) and is
@@ -44,7 +45,11 @@ describe('faults: the worker process is killed (SIGKILL) mid-delivery', () => {
 
     const outcomes = await ledger.load(h.url, 400, { batchSize: 10 });
     expect(outcomes.every((o) => o.status === 200)).toBe(true);
-    await waitUntil('deliveries under way', () => h.kable.count >= 60);
+    // Deliveries are under way.
+    await waitFor(
+      () => h.kable.count,
+      (n) => n >= 60,
+    );
     first.kill('SIGKILL');
     expect(await first.waitForExit(5000)).toEqual({ code: null, signal: 'SIGKILL' });
     const deliveredByFirst = h.kable.count;
@@ -58,6 +63,7 @@ describe('faults: the worker process is killed (SIGKILL) mid-delivery', () => {
 
       workers.push(await ServiceProcess.start(workerEnv));
       await ledger.waitForAccepted(h.kable, 30_000);
+      await waitForDrained(h);
       const tally = ledger.tally(h.kable);
       process.stdout.write(
         `${formatTally('worker-sigkill', tally)}\n[worker-sigkill] ${deliveredByFirst} delivered before the kill, ${counts.active} jobs active at the kill, ${400 - deliveredByFirst} delivered by the new worker\n`,
@@ -68,7 +74,10 @@ describe('faults: the worker process is killed (SIGKILL) mid-delivery', () => {
       const created = Number(await h.redis.get(`${h.prefix}:${QUEUES.delivery}:id`));
       expect(created).toBeGreaterThan(0);
       expect(created).toBeLessThanOrEqual(40);
-      await waitUntil('every job completed', async () => (await queue.getJobCounts('completed')).completed === created);
+      await waitFor(
+        async () => (await queue.getJobCounts('completed')).completed,
+        (completed) => completed === created,
+      );
     } finally {
       await queue.close();
       await queue.disconnect();

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { createApp } from '../../src/app.setup.js';
 import { type AppConfig, loadConfig } from '../../src/platform/config/config.js';
 import { KableEmulator } from '../../tools/kable-emulator.js';
+import { waitFor } from './wait.js';
 
 export const WRITE_KEY = 'wk_test_1234567890';
 export const KABLE_API_KEY = 'sk_test.secret-api-key-0123456789';
@@ -106,16 +107,25 @@ export function track(overrides: Record<string, unknown> = {}): Record<string, u
   };
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** What GET /health/ready says of the delivery queue. */
+interface DeliveryQueueHealth {
+  backlogJobs?: number;
+  backlogEvents?: number;
+}
 
-/** Polls `probe` until it returns a value `done` accepts (a condition, not a fixed sleep); rejects after `timeoutMs`. */
-export async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`condition not met after ${timeoutMs} ms; last value: ${JSON.stringify(value)?.slice(0, 500)}`);
-    await sleep(50);
-  }
+/**
+ * Waits until the service's delivery queue is drained (GET /health/ready: no job waiting, active
+ * or delayed, and a backlog of 0 events). Ingest answers 200 only once its job is in the queue,
+ * so afterwards every accepted event has reached Kable or the dead letters: nothing more will arrive.
+ */
+export async function waitForDrained(service: { url: string }, timeoutMs = 15_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const res = await fetch(`${service.url}/health/ready`);
+      const body = (await res.json()) as { details?: { deliveryQueue?: DeliveryQueueHealth } };
+      return { status: res.status, queue: body.details?.deliveryQueue };
+    },
+    ({ status, queue }) => status === 200 && queue?.backlogJobs === 0 && queue.backlogEvents === 0,
+    timeoutMs,
+  );
 }

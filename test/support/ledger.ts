@@ -1,6 +1,7 @@
 import { Agent, request as httpRequest } from 'node:http';
 import type { KableEmulator } from '../../tools/kable-emulator.js';
 import { basicAuth, track } from './harness.js';
+import { waitFor } from './wait.js';
 
 /** How one HTTP request to the service ended: a status, or a network error code. */
 export interface SendOutcome {
@@ -128,16 +129,13 @@ export class Ledger {
     };
   }
 
-  /** Waits until every accepted event reached Kable. */
+  /** Waits until every accepted event reached Kable; rejects after `timeoutMs` with how many it still misses. */
   async waitForAccepted(kable: KableEmulator, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while ([...this.accepted].some((id) => !kable.arrivals.has(id))) {
-      if (Date.now() > deadline) {
-        const tally = this.tally(kable);
-        throw new Error(`after ${timeoutMs} ms Kable still misses ${tally.lost} of ${tally.accepted} accepted events`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitFor(
+      () => ({ accepted: this.accepted.size, missing: [...this.accepted].filter((id) => !kable.arrivals.has(id)).length }),
+      ({ missing }) => missing === 0,
+      timeoutMs,
+    );
   }
 }
 

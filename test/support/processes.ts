@@ -1,25 +1,15 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
+import { freePort } from './net.js';
+import { sleep } from './wait.js';
 
 /** The repository root (tests run with it as the working directory). */
 export const ROOT = resolve(process.cwd());
 const DIST_MAIN = join(ROOT, 'dist', 'main.js');
-
-/** A free TCP port on 127.0.0.1 (asked from the OS, then released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -50,6 +40,7 @@ export interface ExitStatus {
 
 /** The built service (`node dist/main.js`) running as a child process. */
 export class ServiceProcess {
+  /** What it printed on stdout and stderr, one entry per line. */
   readonly output: string[] = [];
   private readonly exited: Promise<ExitStatus>;
   exitStatus?: ExitStatus;
@@ -58,11 +49,15 @@ export class ServiceProcess {
     readonly child: ChildProcess,
     readonly port: number,
   ) {
-    const collect = (chunk: Buffer) => this.output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream }).on('line', (line) => {
+        if (line) this.output.push(line);
+      });
+    }
+    // 'close', not 'exit': the output is complete only once its streams have ended.
     this.exited = new Promise((resolveExit) =>
-      child.once('exit', (code, signal) => {
+      child.once('close', (code, signal) => {
         this.exitStatus = { code, signal };
         resolveExit(this.exitStatus);
       }),
@@ -73,15 +68,25 @@ export class ServiceProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Starts the service with `env` (plus PATH) and resolves once it listens. */
-  static async start(env: Record<string, string>, timeoutMs = 20_000): Promise<ServiceProcess> {
-    const port = Number(env.PORT ?? (await freePort()));
+  /**
+   * Runs the service with `env` (plus PATH; HOST 127.0.0.1, LOG_LEVEL warn and a free PORT unless
+   * given) without waiting for it to listen. `cwd` defaults to the repository root (the service
+   * reads a .env there if there is one).
+   */
+  static async spawn(env: Record<string, string>, options: { cwd?: string } = {}): Promise<ServiceProcess> {
+    const port = env.PORT ?? String(await freePort());
     const child = spawn(process.execPath, [DIST_MAIN], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+      cwd: options.cwd ?? ROOT,
+      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: port },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const service = new ServiceProcess(child, port);
+    return new ServiceProcess(child, Number(port));
+  }
+
+  /** Runs the service (see spawn) and resolves once it listens. */
+  static async start(env: Record<string, string>, options: { cwd?: string; timeoutMs?: number } = {}): Promise<ServiceProcess> {
+    const timeoutMs = options.timeoutMs ?? 20_000;
+    const service = await ServiceProcess.spawn(env, options);
     const deadline = Date.now() + timeoutMs;
     while (!service.output.some((line) => line.includes('listening on'))) {
       if (service.exitStatus) throw new Error(`service exited at start (${JSON.stringify(service.exitStatus)}):\n${service.log()}`);
@@ -94,6 +99,7 @@ export class ServiceProcess {
     return service;
   }
 
+  /** The last 40 lines it printed (for error messages). */
   log(): string {
     return this.output.slice(-40).join('\n');
   }
@@ -205,16 +211,5 @@ export class RedisServer {
   async destroy(): Promise<void> {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-export const sleep = (ms: number) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
-
-/** Polls `check` every `everyMs` until it returns true; rejects with `what` after `timeoutMs`. */
-export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
   }
 }
