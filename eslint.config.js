@@ -16,11 +16,21 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-extraneous-class': 'off',
+      // A switch over a union handles every member: a new outcome or role cannot fall through unseen.
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: false }],
     },
+  },
+  {
+    // One-line `if (x) return y;` stays; a body over several lines gets braces.
+    rules: { curly: ['error', 'multi-line'], eqeqeq: ['error', 'always'] },
   },
   {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { ...globals.node } },
+  },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },
   },
   {
     files: ['**/*.spec.ts', 'test/**/*.ts'],
