@@ -42,9 +42,10 @@ for (let i = 0; i < Number(args.repeat); i++) {
   const redisCpu = redis.pid ? cpuSecondsOf(redis.pid) - redisBefore : NaN;
   await worker.stop();
   await deleteKeys(redis.client, prefix);
-  costs.push((cpu * 1e6) / accepted);
+  const cost = (cpu * 1e6) / accepted;
+  costs.push(cost);
   console.log(
-    `run ${i + 1}: ${accepted} events, ${drain.done ? 'all delivered' : 'NOT all delivered'}, ${cpu.toFixed(2)} CPU-s, ${costs.at(-1).toFixed(1)} µs CPU per event (Redis ${((redisCpu * 1e6) / accepted).toFixed(1)} µs), ${Math.round(drain.eventsPerSec)} events/s`,
+    `run ${i + 1}: ${accepted} events, ${drain.done ? 'all delivered' : 'NOT all delivered'}, ${cpu.toFixed(2)} CPU-s, ${cost.toFixed(1)} µs CPU per event (Redis ${((redisCpu * 1e6) / accepted).toFixed(1)} µs), ${Math.round(drain.eventsPerSec)} events/s`,
   );
 }
 costs.sort((a, b) => a - b);

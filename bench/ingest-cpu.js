@@ -41,9 +41,10 @@ for (let i = 0; i < Number(args.repeat); i++) {
   const result = await runLoad(service.url, bodies, { connections: 50, amount: Number(args.requests) });
   const cpu = cpuSecondsOf(service.pid) - before;
   const redisCpu = redis.pid ? cpuSecondsOf(redis.pid) - redisBefore : NaN;
-  costs.push((cpu * 1e6) / result.events);
+  const cost = (cpu * 1e6) / result.events;
+  costs.push(cost);
   console.log(
-    `run ${i + 1}: ${result.events} events, ${cpu.toFixed(2)} CPU-s, ${costs.at(-1).toFixed(1)} µs CPU per event (Redis ${((redisCpu * 1e6) / result.events).toFixed(1)} µs), ${Math.round(result.eventsPerSec)} events/s`,
+    `run ${i + 1}: ${result.events} events, ${cpu.toFixed(2)} CPU-s, ${cost.toFixed(1)} µs CPU per event (Redis ${((redisCpu * 1e6) / result.events).toFixed(1)} µs), ${Math.round(result.eventsPerSec)} events/s`,
   );
 }
 costs.sort((a, b) => a - b);

@@ -81,11 +81,12 @@ for (const scenario of selected) {
   try {
     result = await scenario.run(ctx);
   } catch (error) {
-    result = { error: error.message, met: null, extra: `error: ${error.message}` };
+    const message = error instanceof Error ? error.message : String(error);
+    result = { error: message, met: null, extra: `error: ${message}` };
   }
   const seconds = (Date.now() - started) / 1000;
   results.push({ id: scenario.id, name: scenario.name, goal: scenario.goal, seconds, ...result });
-  console.log(result.skipped ?? result.error ?? `done in ${seconds.toFixed(0)} s`);
+  console.log(('skipped' in result && result.skipped) || ('error' in result && result.error) || `done in ${seconds.toFixed(0)} s`);
 }
 
 await stopAll(); // the fake Kable, and whatever a failed scenario left running

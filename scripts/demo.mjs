@@ -1,24 +1,16 @@
 // The demo behind `npm run demo`: starts the Kable emulator and the service (from dist/), sends the
 // seed's example track call through the real HTTP API, and prints the Kable request that arrived.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import { KableEmulator } from '../dist-tools/kable-emulator.js';
-import { startFlags } from '../bench/lib/procs.js';
+import { freePort, startFlags } from '../bench/lib/procs.js';
+/** @type {typeof import('../tools/kable-emulator.js')} */
+const { KableEmulator } = await import(new URL('../dist-tools/kable-emulator.js', import.meta.url).href); // the build, typed by its source
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `demo${process.pid}`;
 const WRITE_KEY = 'demo_write_key';
 const API_KEY = 'sk_test.demo-secret';
 const CLIENT_ID = 'kci_demo';
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 
 const kable = new KableEmulator({ clientId: CLIENT_ID, apiKey: API_KEY });
 const kableUrl = await kable.start();
@@ -79,7 +71,7 @@ try {
   console.log(JSON.stringify(request.events, null, 2));
   console.log("\nThat is the seed's Kable body: clientId from userId, timestamp, transactionId = messageId, segmentX mapped to kableX.");
 } catch (error) {
-  console.error(`demo failed: ${error.message}`);
+  console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
   exitCode = 1;
 } finally {
   service.kill('SIGTERM');

@@ -13,12 +13,17 @@ const WRITE_KEY = 'wk_kill_resume';
 const AUDIENCE = 'order_completed_last_30days';
 
 if (process.argv[2] === '--service') {
-  const { createApp } = await import('../dist/app.setup.js');
-  const { loadConfig } = await import('../dist/platform/config/config.js');
+  // The build (dist/), typed by its source.
+  const dist = (/** @type {string} */ path) => new URL(`../dist/${path}`, import.meta.url).href;
+  /** @type {typeof import('../src/app.setup.js')} */
+  const { createApp } = await import(dist('app.setup.js'));
+  /** @type {typeof import('../src/platform/config/config.js')} */
+  const { loadConfig } = await import(dist('platform/config/config.js'));
   const config = loadConfig({ ...process.env, SEGMENT_WRITE_KEYS: WRITE_KEY, ADMIN_TOKEN, LOG_LEVEL: 'warn' });
-  const app = await createApp(config, { logger: ['error', 'warn'] });
+  const app = await createApp(config);
   await app.listen({ port: 0, host: '127.0.0.1' });
-  process.send({ port: app.getHttpServer().address().port });
+  const { port } = /** @type {import('node:net').AddressInfo} */ (app.getHttpServer().address());
+  process.send?.({ port });
   process.on('disconnect', () => process.exit(1)); // the parent is gone
 } else {
   await main();
@@ -30,6 +35,7 @@ async function main() {
   const seen = new Set();
   let arrivals = 0;
   const kable = createServer((req, res) => {
+    /** @type {Buffer[]} */
     const chunks = [];
     req.on('data', (chunk) => chunks.push(chunk));
     req.on('end', () => {
@@ -40,18 +46,18 @@ async function main() {
       res.writeHead(200, { 'content-type': 'application/json' }).end('"Events successfully recorded"');
     });
   });
-  await new Promise((resolve) => kable.listen(0, '127.0.0.1', resolve));
+  await new Promise((resolve) => kable.listen(0, '127.0.0.1', () => resolve(null)));
   const prefix = `kill-engage-${randomBytes(3).toString('hex')}`;
   const env = {
     ...process.env,
     KABLE_API_KEY: 'sk_test.kill',
     KABLE_CLIENT_ID: 'kci_kill',
-    KABLE_BASE_URL: `http://127.0.0.1:${kable.address().port}`,
+    KABLE_BASE_URL: `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (kable.address()).port}`,
     REDIS_PREFIX: prefix,
   };
   const boot = async () => {
     const child = fork(fileURLToPath(import.meta.url), ['--service'], { env });
-    const { port } = await new Promise((resolve) => child.once('message', resolve));
+    const { port } = /** @type {{ port: number }} */ (await new Promise((resolve) => child.once('message', resolve)));
     return { child, url: `http://127.0.0.1:${port}` };
   };
   const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -90,7 +96,9 @@ async function main() {
   while (seen.size < members && performance.now() - killedAt < 300_000) await wait(250);
   const resumedSeconds = (performance.now() - killedAt) / 1000;
   await wait(2000);
-  const status = await (await fetch(`${service.url}/v1/audiences`, { headers: admin })).json();
+  const status = /** @type {{ audiences: { pendingChanges: number, lastSync?: { result: string } }[] }} */ (
+    await (await fetch(`${service.url}/v1/audiences`, { headers: admin })).json()
+  );
   const result = {
     members,
     atKill,

@@ -27,22 +27,27 @@ if (process.argv[2] === '--kable') {
     });
   });
   server.keepAliveTimeout = 60_000;
-  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
-  process.on('message', () => process.send({ distinct: seen.size, arrivals }));
+  server.listen(0, '127.0.0.1', () => process.send?.({ port: /** @type {import('node:net').AddressInfo} */ (server.address()).port }));
+  process.on('message', () => process.send?.({ distinct: seen.size, arrivals }));
 } else {
   await main();
 }
 
 async function main() {
-  const { createApp } = await import('../dist/app.setup.js');
-  const { loadConfig } = await import('../dist/platform/config/config.js');
-  const { EngageService } = await import('../dist/engage/engage.service.js');
+  // The build (dist/), typed by its source.
+  const dist = (/** @type {string} */ path) => new URL(`../dist/${path}`, import.meta.url).href;
+  /** @type {typeof import('../src/app.setup.js')} */
+  const { createApp } = await import(dist('app.setup.js'));
+  /** @type {typeof import('../src/platform/config/config.js')} */
+  const { loadConfig } = await import(dist('platform/config/config.js'));
+  /** @type {typeof import('../src/engage/engage.service.js')} */
+  const { EngageService } = await import(dist('engage/engage.service.js'));
   const { Redis } = await import('ioredis');
 
   const members = Number(process.env.MEMBERS ?? 1_000_000);
   const audience = 'order_completed_last_30days';
   const kable = fork(fileURLToPath(import.meta.url), ['--kable']);
-  const { port } = await new Promise((resolve) => kable.once('message', resolve));
+  const { port } = /** @type {{ port: number }} */ (await new Promise((resolve) => kable.once('message', resolve)));
   const ask = () => new Promise((resolve) => (kable.once('message', resolve), kable.send('count')));
 
   const prefix = `bench-engage-${randomBytes(3).toString('hex')}`;
@@ -57,12 +62,12 @@ async function main() {
     LOG_LEVEL: 'warn',
     SERVICE_ROLE: process.env.SERVICE_ROLE,
   });
-  const app = await createApp(config, { logger: ['error', 'warn'] });
+  const app = await createApp(config);
   await app.init();
   const engage = app.get(EngageService);
   const redis = new Redis(config.redis.url);
   const mb = (bytes) => Math.round(bytes / 1048576);
-  const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))[1]);
+  const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
 
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
@@ -73,7 +78,9 @@ async function main() {
   const at = Date.parse('2026-11-01T10:00:00Z');
   for (let i = 0; i < members; i += 2500) {
     const batch = [];
-    for (let j = i; j < Math.min(members, i + 2500); j++) batch.push({ audience, clientId: `user_${j}`, member: true, at: at + j });
+    for (let j = i; j < Math.min(members, i + 2500); j++) {
+      batch.push({ audience, type: /** @type {const} */ ('identify'), clientId: `user_${j}`, member: true, at: at + j });
+    }
     await engage.record(batch);
   }
   const fillSeconds = (performance.now() - started) / 1000;
@@ -98,7 +105,7 @@ async function main() {
   clearInterval(sampler);
   // What the audience keeps in Redis after its first sync (members + sent), measured exactly.
   let stateBytes = 0;
-  for (const part of ['members', 'dirty', 'syncing', 'sent']) {
+  for (const part of /** @type {const} */ (['members', 'dirty', 'syncing', 'sent'])) {
     stateBytes += Number((await redis.call('MEMORY', 'USAGE', engage.store.audienceKey(audience, part), 'SAMPLES', '0')) ?? 0);
   }
 

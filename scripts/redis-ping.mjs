@@ -7,8 +7,9 @@ const fail = () => process.exit(1);
 socket.setTimeout(1000, fail);
 socket.on('error', fail);
 socket.on('connect', () => {
-  if (url.password)
+  if (url.password) {
     socket.write(`AUTH ${url.username ? `${decodeURIComponent(url.username)} ` : ''}${decodeURIComponent(url.password)}\r\n`);
+  }
   socket.write('PING\r\n');
 });
 socket.on('data', (data) => {

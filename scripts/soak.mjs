@@ -16,7 +16,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { KableEmulator } from '../dist-tools/kable-emulator.js';
+/** @type {typeof import('../tools/kable-emulator.js')} */
+const { KableEmulator } = await import(new URL('../dist-tools/kable-emulator.js', import.meta.url).href); // the build, typed by its source
 import { startFlags } from '../bench/lib/procs.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 3);
@@ -42,7 +43,7 @@ async function freePort() {
     const server = createServer();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
       server.close(() => resolve(port));
     });
   });
@@ -52,14 +53,16 @@ async function freePort() {
 const redisPort = OWN_REDIS ? await freePort() : undefined;
 const redisDir = OWN_REDIS ? mkdtempSync(join(tmpdir(), 'kable-soak-redis-')) : undefined;
 const REDIS_URL = process.env.REDIS_URL ?? `redis://127.0.0.1:${redisPort}`;
+/** @type {import('node:child_process').ChildProcess} */
 let redisServer;
+/** @type {Promise<unknown>} */
+let redisExited;
 async function startRedis() {
-  const args = ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', redisDir, '--appendonly', 'yes'];
+  const args = ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', String(redisDir), '--appendonly', 'yes'];
   redisServer = spawn('redis-server', [...args, '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'], {
     stdio: 'ignore',
   });
-  const exited = new Promise((resolve) => redisServer.once('exit', resolve));
-  redisServer.exited = exited;
+  redisExited = new Promise((resolve) => redisServer.once('exit', resolve));
   redisServer.once('error', (error) => {
     console.error(`cannot start redis-server (${error.message}): install it, or set REDIS_URL to a Redis to use`);
     process.exit(2);
@@ -81,7 +84,7 @@ async function startRedis() {
 }
 async function stopRedis() {
   redisServer.kill('SIGKILL');
-  await redisServer.exited;
+  await redisExited;
 }
 if (OWN_REDIS) await startRedis();
 
@@ -110,8 +113,20 @@ const baseEnv = {
 };
 
 class Service {
+  /**
+   * @param {string} name
+   * @param {string} role SERVICE_ROLE
+   * @param {number} port
+   */
   constructor(name, role, port) {
-    Object.assign(this, { name, role, port, child: undefined, exited: undefined, restarts: 0 });
+    this.name = name;
+    this.role = role;
+    this.port = port;
+    /** @type {import('node:child_process').ChildProcess | undefined} */
+    this.child = undefined;
+    /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }> | undefined} */
+    this.exited = undefined;
+    this.restarts = 0;
   }
   async start() {
     const child = spawn(process.execPath, [...startFlags(), 'dist/main.js'], {
@@ -134,7 +149,9 @@ class Service {
       await sleep(50);
     }
   }
+  /** @param {NodeJS.Signals} signal */
   async stop(signal) {
+    if (!this.child || !this.exited) return undefined;
     this.child.kill(signal);
     const exit = await Promise.race([this.exited, sleep(30_000).then(() => 'timeout')]);
     if (exit === 'timeout') {
@@ -184,7 +201,8 @@ async function post(path, body) {
     await res.arrayBuffer();
     return String(res.status);
   } catch (error) {
-    return error.cause?.code ?? error.name ?? 'error';
+    const failure = /** @type {{ cause?: { code?: string }, name?: string }} */ (error);
+    return failure.cause?.code ?? failure.name ?? 'error';
   }
 }
 
@@ -251,7 +269,7 @@ const faults = {
   'worker SIGTERM': async (ms) => {
     const worker = pick(workers);
     const exit = await worker.stop('SIGTERM');
-    if (exit?.code !== 0) say(`  ${worker.name} exited ${JSON.stringify(exit)} after SIGTERM`);
+    if (typeof exit !== 'object' || exit.code !== 0) say(`  ${worker.name} exited ${JSON.stringify(exit)} after SIGTERM`);
     await sleep(ms);
     await worker.start();
   },
@@ -264,7 +282,7 @@ const faults = {
   }),
   'api SIGTERM': async (ms) => {
     const exit = await api.stop('SIGTERM');
-    if (exit?.code !== 0) say(`  api exited ${JSON.stringify(exit)} after SIGTERM`);
+    if (typeof exit !== 'object' || exit.code !== 0) say(`  api exited ${JSON.stringify(exit)} after SIGTERM`);
     await sleep(Math.min(ms, 2000));
     await api.start();
   },
@@ -280,7 +298,7 @@ while (Date.now() < until) {
   if (Date.now() >= until) break;
   // Every kind of fault in turn, in a random order each round.
   if (queue.length === 0) queue.push(...faultNames.sort(() => Math.random() - 0.5));
-  const name = queue.shift();
+  const name = /** @type {string} */ (queue.shift()); // filled just above
   const ms = between(2000, 8000);
   say(`fault: ${name} for ${(ms / 1000).toFixed(1)} s (accepted so far ${accepted.size}, Kable has ${kable.count})`);
   injected[name] = (injected[name] ?? 0) + 1;
@@ -329,7 +347,7 @@ do {
 redis.disconnect();
 if (OWN_REDIS) {
   await stopRedis();
-  rmSync(redisDir, { recursive: true, force: true });
+  rmSync(String(redisDir), { recursive: true, force: true });
 }
 log.end();
 process.exit(lost === 0 && doubled === 0 ? 0 : 1);

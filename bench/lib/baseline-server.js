@@ -4,10 +4,11 @@ import { createServer } from 'node:http';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 
-const connection = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: 1 });
+const connection = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
 const queue = new Queue('baseline', { connection, prefix: process.env.REDIS_PREFIX });
 
 const server = createServer((req, res) => {
+  /** @type {Buffer[]} */
   const chunks = [];
   req.on('data', (chunk) => chunks.push(chunk));
   req.on('end', () => {
@@ -28,10 +29,10 @@ const server = createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 60_000;
-server.listen(Number(process.env.PORT), '127.0.0.1', () => process.send({ ready: true }));
+server.listen(Number(process.env.PORT), '127.0.0.1', () => process.send?.({ ready: true }));
 // If the benchmark dies, do not outlive it.
 process.on('disconnect', () => process.exit(0));
-process.on('message', (msg) => {
+process.on('message', (/** @type {{ cmd: string }} */ msg) => {
   if (msg.cmd === 'stop') {
     server.closeAllConnections();
     server.close(() => void queue.close().then(() => connection.quit().then(() => process.exit(0))));

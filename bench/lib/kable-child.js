@@ -1,6 +1,7 @@
 // The fake Kable for the benchmarks, in its own process so that its JSON parsing does not compete
 // with the load generator's event loop. Driven over IPC by kable-process.js.
-import { KableEmulator } from '../../dist-tools/kable-emulator.js';
+/** @type {typeof import('../../tools/kable-emulator.js')} */
+const { KableEmulator } = await import(new URL('../../dist-tools/kable-emulator.js', import.meta.url).href); // the build, typed by its source
 
 // Counts only (no kept requests or events): millions of events go through it.
 const emulator = new KableEmulator({ retain: false });
@@ -24,8 +25,9 @@ emulator.respondWith(responder);
 
 const url = await emulator.start(0);
 
-process.on('message', (msg) => {
-  const reply = (data) => process.send({ id: msg.id, ...data });
+process.on('message', (/** @type {{ id: number, cmd: string, status?: number, delayMs?: number, record?: boolean }} */ msg) => {
+  /** @param {object} data */
+  const reply = (data) => process.send?.({ id: msg.id, ...data });
   switch (msg.cmd) {
     case 'mode':
       mode = { status: msg.status ?? 200, delayMs: msg.delayMs ?? 0 };
@@ -50,4 +52,4 @@ process.on('message', (msg) => {
 });
 // If the benchmark dies, do not outlive it.
 process.on('disconnect', () => process.exit(0));
-process.send({ ready: true, url });
+process.send?.({ ready: true, url });

@@ -74,8 +74,19 @@ export function seqOf(messageId) {
 }
 
 /**
- * Runs autocannon against `url` with bodies from `bodies`. Options: connections, duration (s),
- * rate (requests/s overall, paced), amount (requests), onAnswer(seq, status) for each answer.
+ * @typedef {object} LoadOptions
+ * @property {number} [connections]
+ * @property {number} [duration] seconds
+ * @property {number} [rate] requests/s overall, paced
+ * @property {number} [amount] requests (instead of a duration)
+ * @property {(seq: number, status: number) => void} [onAnswer] called for each answer
+ */
+
+/**
+ * Runs autocannon against `url` with bodies from `bodies`.
+ * @param {string} url
+ * @param {ReturnType<typeof bodyFactory>} bodies
+ * @param {LoadOptions} [options]
  */
 export async function runLoad(url, bodies, { connections = 50, duration = 10, rate, amount, onAnswer } = {}) {
   const result = await autocannon({

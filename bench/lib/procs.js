@@ -12,8 +12,8 @@ export const WRITE_KEY = 'wk_bench_0123456789';
 
 export async function freePort() {
   const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(null)));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
@@ -101,8 +101,20 @@ export async function startBaseline({ redisUrl, prefix }) {
 }
 
 /**
+ * @typedef {object} ServiceOptions
+ * @property {string} [role] SERVICE_ROLE
+ * @property {string} redisUrl
+ * @property {string} prefix
+ * @property {string} kableUrl
+ * @property {Record<string, string>} [env]
+ * @property {string} [profileDir]
+ * @property {string} [name]
+ */
+
+/**
  * One service process from dist/main.js (BENCH_DIST=<dir> runs another build, for A/B comparisons). `profileDir` runs it under --cpu-prof; such a process is
  * ended with process.exit() (over IPC) so that Node writes the profile.
+ * @param {ServiceOptions} options
  */
 export async function startService({ role = 'all', redisUrl, prefix, kableUrl, env = {}, profileDir, name = role }) {
   const port = await freePort();
@@ -131,22 +143,25 @@ export async function startService({ role = 'all', redisUrl, prefix, kableUrl, e
       ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'inherit', ...(profileDir ? ['ipc'] : [])],
+    stdio: /** @type {import('node:child_process').StdioOptions} */ (['ignore', 'pipe', 'inherit', ...(profileDir ? ['ipc'] : [])]),
   });
-  await new Promise((resolve, reject) => {
-    let out = '';
-    const onExit = (code) => reject(new Error(`service (${name}) exited with ${code} before listening:\n${out}`));
-    child.once('exit', onExit);
-    child.stdout.on('data', (chunk) => {
-      if (out.length < 10_000) out += chunk;
-      if (out.includes('listening on')) {
-        child.off('exit', onExit);
-        resolve();
-      }
-    });
-  });
-  if (process.env.BENCH_SERVICE_OUTPUT) child.stdout.pipe(process.stdout);
-  else child.stdout.resume();
+  const stdout = /** @type {import('node:stream').Readable} */ (child.stdout); // piped above
+  await /** @type {Promise<void>} */ (
+    new Promise((resolve, reject) => {
+      let out = '';
+      const onExit = (code) => reject(new Error(`service (${name}) exited with ${code} before listening:\n${out}`));
+      child.once('exit', onExit);
+      stdout.on('data', (chunk) => {
+        if (out.length < 10_000) out += chunk;
+        if (out.includes('listening on')) {
+          child.off('exit', onExit);
+          resolve();
+        }
+      });
+    })
+  );
+  if (process.env.BENCH_SERVICE_OUTPUT) stdout.pipe(process.stdout);
+  else stdout.resume();
   const handle = {
     url: `http://127.0.0.1:${port}`,
     pid: child.pid,

@@ -62,7 +62,7 @@ export async function startRedis() {
     async stop() {
       await client.shutdown('NOSAVE').catch(() => undefined);
       client.disconnect();
-      await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+      await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -138,7 +138,7 @@ export async function measureDrain(ctx, total, timeoutMs) {
     done,
     delivered: distinct,
     duplicates,
-    eventsPerSec: seconds > 0 ? (distinct - firstCount) / seconds : null,
+    eventsPerSec: seconds > 0 ? (distinct - firstCount) / seconds : NaN,
     seconds: (end - start) / 1000,
     eventsPerKableRequest: requests ? eventsReceived / requests : null,
   };

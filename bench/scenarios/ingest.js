@@ -24,7 +24,7 @@ function combine(runs, eventsPerRequest) {
     events,
     cpuSeconds,
     // Events per second of the server process's own CPU time: what one core would do if it had it alone.
-    eventsPerCpuSecond: cpuSeconds > 0 ? events / cpuSeconds : null,
+    eventsPerCpuSecond: cpuSeconds > 0 ? events / cpuSeconds : NaN,
     // Latency percentiles: the worst round's (autocannon gives percentiles per run).
     latency: { p50: Math.max(...runs.map((r) => r.latency.p50)), p99: Math.max(...runs.map((r) => r.latency.p99)) },
     errors: runs.reduce((a, r) => a + r.errors + r.non2xx, 0),

@@ -10,6 +10,7 @@ export default {
       perRequest: 1,
       name: 's2',
     });
+    if (!halfRate || !baseAtHalfRate) throw new Error('a track run measures at half rate too');
     const ratio = measured.eventsPerSec / base.eventsPerSec;
     return {
       events: measured.eventsPerSec,

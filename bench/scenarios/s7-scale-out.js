@@ -34,14 +34,18 @@ async function drainWith(ctx, workers, events, delayMs) {
   const before = machineCpu();
   const cpuBefore = cpuOf();
   const started = Date.now();
-  const drain = { ...(await measureDrain(ctx, accepted, 180_000)), backlog: accepted };
+  const drained = await measureDrain(ctx, accepted, 180_000);
   const wall = (Date.now() - started) / 1000;
   const cpuAfter = cpuOf();
   const after = machineCpu();
   // How busy the 2 cores were while draining (workers, Redis, the fake Kable, the bench): near
   // 100% means the machine, not the worker, set the pace, and a 2nd worker cannot add to it.
-  drain.machineBusy = (after.busy - before.busy) / (after.total - before.total);
-  drain.cores = Object.fromEntries(Object.keys(parties).map((k) => [k, Number(((cpuAfter[k] - cpuBefore[k]) / wall).toFixed(2))]));
+  const drain = {
+    ...drained,
+    backlog: accepted,
+    machineBusy: (after.busy - before.busy) / (after.total - before.total),
+    cores: Object.fromEntries(Object.keys(parties).map((k) => [k, Number(((cpuAfter[k] - cpuBefore[k]) / wall).toFixed(2))])),
+  };
   await stopAll(procs);
   await ctx.kable.mode(200);
   await ctx.cleanup(p);
