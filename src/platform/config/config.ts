@@ -40,8 +40,9 @@ export const SETTINGS = {
   KABLE_BASE_URL: parsed({
     parse: (value, name): Read<string | undefined> => {
       if (value === undefined) return { value: undefined }; // buildConfig picks the host from the key
-      if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(value))
+      if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(value)) {
         return { problem: `${name} must be an http(s) URL such as https://live.kable.io` };
+      }
       return { value: value.replace(/\/+$/, '') };
     },
   }),
