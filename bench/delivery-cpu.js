@@ -49,6 +49,6 @@ for (let i = 0; i < Number(args.repeat); i++) {
   );
 }
 costs.sort((a, b) => a - b);
-console.log(`median: ${costs[Math.floor(costs.length / 2)].toFixed(1)} µs of worker CPU per event (${args['per-request']} per request)`);
+console.log(`median: ${costs[Math.floor(costs.length / 2)]?.toFixed(1)} µs of worker CPU per event (${args['per-request']} per request)`);
 await kable.stop();
 await redis.stop();

@@ -48,7 +48,7 @@ for (let i = 0; i < Number(args.repeat); i++) {
   );
 }
 costs.sort((a, b) => a - b);
-console.log(`median: ${costs[Math.floor(costs.length / 2)].toFixed(1)} µs of service CPU per event (${args.kind})`);
+console.log(`median: ${costs[Math.floor(costs.length / 2)]?.toFixed(1)} µs of service CPU per event (${args.kind})`);
 await service.stop();
 await kable.stop();
 await deleteKeys(redis.client, prefix);

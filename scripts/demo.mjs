@@ -65,6 +65,7 @@ try {
 
   await kable.waitForEvents(1, 10_000);
   const [request] = kable.requests.filter((r) => r.status === 200);
+  if (!request) throw new Error('Kable received no request');
   console.log('\n==> Kable received POST /api/v1/events/create');
   console.log(`Kable-Client-ID: ${request.headers['kable-client-id']}`);
   console.log(`Kable-Client-Secret: ${String(request.headers['kable-client-secret']).slice(0, 8)}… (the API key)`);

@@ -120,7 +120,8 @@ async function main() {
     if (keys.length > 0) await redis.unlink(...keys);
   } while (cursor !== '0');
   redis.disconnect();
-  const ok = seen.size === members && status.audiences[0].pendingChanges === 0 && status.audiences[0].lastSync?.result === 'ok';
+  const [audience] = status.audiences;
+  const ok = seen.size === members && audience?.pendingChanges === 0 && audience.lastSync?.result === 'ok';
   console.log(ok ? 'OK: every member reached Kable exactly once (by transactionId)' : 'FAILED');
   process.exit(ok ? 0 : 1);
 }

@@ -45,6 +45,7 @@ export function bodyFactory(kind, eventsPerRequest) {
   const tag = `node-next-${Date.now()}-`;
   const seed = randomBytes(4).readUInt32LE(0);
   const parts = Array.from({ length: eventsPerRequest }, (_, i) => messageParts(i));
+  const part = (/** @type {number} */ i) => /** @type {(typeof parts)[number]} */ (parts[i]); // i < eventsPerRequest
   const idOf = (seq, i) => {
     const a = mix(seed, seq, i);
     const b = mix(seed ^ 0x5bd1e995, seq, i);
@@ -60,9 +61,9 @@ export function bodyFactory(kind, eventsPerRequest) {
     path: kind === 'batch' ? '/v1/batch' : '/v1/track',
     eventsPerRequest,
     next(seq) {
-      if (kind !== 'batch') return parts[0][0] + idOf(seq, 0) + parts[0][1];
+      if (kind !== 'batch') return part(0)[0] + idOf(seq, 0) + part(0)[1];
       let out = '{"batch":[';
-      for (let i = 0; i < eventsPerRequest; i++) out += (i ? ',' : '') + parts[i][0] + idOf(seq, i) + parts[i][1];
+      for (let i = 0; i < eventsPerRequest; i++) out += (i ? ',' : '') + part(i)[0] + idOf(seq, i) + part(i)[1];
       return out + `],"sentAt":"${TIMESTAMP}"}`;
     },
   };

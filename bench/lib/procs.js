@@ -213,8 +213,9 @@ export function watchPeakRss(pid, everyMs = 100) {
 
 /** CPU time of the whole machine so far, from /proc/stat: busy and total seconds, all cores. */
 export function machineCpu() {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [cpuLine = ''] = readFileSync('/proc/stat', 'utf8').split('\n', 1);
+  const fields = cpuLine.trim().split(/\s+/).slice(1).map(Number);
   const ticks = fields.reduce((a, b) => a + b, 0);
-  const idle = fields[3] + (fields[4] ?? 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
   return { busy: (ticks - idle) / 100, total: ticks / 100 };
 }

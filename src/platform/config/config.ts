@@ -9,7 +9,8 @@ function reported<T>(parse: (text: string | undefined, problems: string[]) => T)
   return (value: string | undefined): Read<T> => {
     const problems: string[] = [];
     const result = parse(value, problems);
-    return problems.length > 0 ? { problem: problems[0] } : { value: result };
+    const [problem] = problems;
+    return problem === undefined ? { value: result } : { problem };
   };
 }
 

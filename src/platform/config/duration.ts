@@ -1,4 +1,4 @@
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNITS: Record<'ms' | 's' | 'm' | 'h' | 'd', number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**
  * Parses a duration such as `500ms`, `1s`, `2h30m` or a bare number of milliseconds.
@@ -10,7 +10,7 @@ export function parseDuration(text: string): number | undefined {
   if (!/^(\d+(ms|s|m|h|d))+$/.test(value)) return undefined;
   let total = 0;
   for (const [, amount, unit] of value.matchAll(/(\d+)(ms|s|m|h|d)/g)) {
-    total += Number(amount) * UNITS[unit];
+    total += Number(amount) * UNITS[unit as keyof typeof UNITS];
   }
   return total;
 }
