@@ -11,7 +11,7 @@ import type { KableEvent } from '../segment/kable-event.js';
 /** An event Kable did not take and that will not be retried by itself. */
 export interface DeadLetter {
   event: KableEvent;
-  /** Short reason: `HTTP 401`, `gave up after 4h: HTTP 503`. */
+  /** Short reason: `HTTP 401`, `gave up after the retry horizon (240 min): HTTP 503`. */
   reason: string;
   status?: number;
   /** Kable's answer body, cut to 2,000 characters. */

@@ -2,10 +2,8 @@
 export class BudgetClosedError extends Error {}
 
 /**
- * Caps the events that the delivery jobs being processed hold in memory at once. BullMQ's
- * concurrency counts jobs (DELIVERY_CONCURRENCY, 2000), and a job holds up to 1000 events: with a
- * large backlog one worker decoded two million events at once and grew past 1.5 GB. Jobs beyond
- * the budget stay active (their locks renewed) and wait their turn, first come first served.
+ * Caps the events the active delivery jobs hold in memory at once, since BullMQ's concurrency counts
+ * jobs, not events. Jobs beyond the budget stay active (locks renewed) and wait, first come first served.
  */
 export class EventBudget {
   private used = 0;
@@ -55,11 +53,9 @@ export class EventBudget {
 }
 
 /**
- * How many jobs a worker should have active (BullMQ concurrency) when its jobs hold
- * `eventsPerJob` events on average: enough to fill the budget twice (the next jobs are fetched and
- * ready), and no more, within 1 and `max` (DELIVERY_CONCURRENCY). A worker that fetched jobs it
- * cannot start only keeps them from a worker that could: with 1000-event jobs and concurrency
- * 2000, the first of two workers took nearly the whole backlog and the second one idled.
+ * How many jobs a worker should have active (BullMQ concurrency) at `eventsPerJob` events a job:
+ * enough to fill the budget twice, within 1 and `max` (DELIVERY_CONCURRENCY), and no more, since
+ * jobs fetched but not started are only kept from another worker that could start them.
  */
 export function activeJobsFor(budget: number, eventsPerJob: number, max: number): number {
   return Math.max(1, Math.min(max, Math.ceil((2 * budget) / Math.max(1, eventsPerJob))));
