@@ -162,7 +162,7 @@ describe('analytics.js (@segment/analytics-next) in Chromium, from a page of ano
     const corsErrors: string[] = [];
     cdp.on('Network.requestWillBeSentExtraInfo', (e) => sentHeaders.set(e.requestId, lowerKeys(e.headers)));
     cdp.on('Network.responseReceived', (e) => {
-      if (e.type === 'Preflight')
+      if (e.type === 'Preflight') {
         preflights.push({
           requestId: e.requestId,
           url: e.response.url,
@@ -170,6 +170,7 @@ describe('analytics.js (@segment/analytics-next) in Chromium, from a page of ano
           status: e.response.status,
           headers: lowerKeys(e.response.headers),
         });
+      }
     });
     cdp.on('Network.loadingFailed', (e) => {
       if (e.corsErrorStatus) corsErrors.push(e.corsErrorStatus.corsError);

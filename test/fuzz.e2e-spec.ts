@@ -302,8 +302,9 @@ describe('fuzz: property mappings from the settings never reach a prototype', ()
           config = loadConfig({ ...base, KABLE_PROPERTIES_MAPPINGS: mapping, KABLE_CLIENT_ID_FIELD: clientIdField });
         } catch (error) {
           expect(error).toBeInstanceOf(ConfigError);
-          for (const problem of (error as ConfigError).problems)
+          for (const problem of (error as ConfigError).problems) {
             expect(problem).toMatch(/^(KABLE_PROPERTIES_MAPPINGS|KABLE_CLIENT_ID_FIELD) /);
+          }
           return;
         }
         fc.assert(

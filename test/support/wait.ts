@@ -7,8 +7,9 @@ export async function waitFor<T>(probe: () => T | Promise<T>, done: (value: T) =
   for (;;) {
     const value = await probe();
     if (done(value)) return value;
-    if (Date.now() > deadline)
+    if (Date.now() > deadline) {
       throw new Error(`condition not met after ${timeoutMs} ms; last value: ${JSON.stringify(value)?.slice(0, 500)}`);
+    }
     await sleep(50);
   }
 }
