@@ -8,12 +8,12 @@ describe('how the service is started', () => {
   const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8');
 
   it('uses the same Node flags in npm start and in the Docker image', () => {
-    const start = pkg.scripts.start.split(/\s+/);
+    const start = (pkg.scripts.start ?? '').split(/\s+/);
     expect(start[0]).toBe('node');
     expect(start.at(-1)).toBe('dist/main.js');
     const cmd = /^CMD (\[.*\])$/m.exec(dockerfile);
     expect(cmd).not.toBeNull();
-    expect(JSON.parse(cmd![1])).toEqual(start);
+    expect(JSON.parse(cmd![1]!)).toEqual(start);
     expect(start).toContain('--max-semi-space-size=32');
   });
 });

@@ -84,8 +84,9 @@ export function parseFilter(input: Record<string, unknown>, now = Date.now()): P
  */
 export function parseSelection(body: unknown, now = Date.now()): Parsed<DeadLetterSelection> {
   const usage = 'send { "transactionIds": [...] }, a filter such as { "status": 401, "since": "2h" }, or { "all": true }';
-  if (body === null || typeof body !== 'object' || Array.isArray(body))
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     return { ok: false, problems: [`body must be a JSON object: ${usage}`] };
+  }
   const input = body as Record<string, unknown>;
   const unknown = Object.keys(input).filter(
     (k) => k !== 'transactionIds' && k !== 'all' && !(FILTER_FIELDS as readonly string[]).includes(k),

@@ -39,9 +39,9 @@ export class BacklogGate {
         this.backlog = backlog;
         const over = backlog >= this.config.backlogLimit;
         if (over !== this.wasOver) {
-          if (over)
+          if (over) {
             this.logger.warn(`backlog of ${backlog} events reached BACKLOG_LIMIT (${this.config.backlogLimit}): ingest answers 503`);
-          else this.logger.log(`backlog of ${backlog} events is under BACKLOG_LIMIT again: ingest accepts messages`);
+          } else this.logger.log(`backlog of ${backlog} events is under BACKLOG_LIMIT again: ingest accepts messages`);
         }
         this.wasOver = over;
       })

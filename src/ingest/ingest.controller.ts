@@ -150,10 +150,8 @@ export class IngestController {
     }
     this.authenticate(authorization, body);
     const result = await this.run({ messages: [body], endpoint: messageType, defaultType: messageType }, req, false);
-    if (result.rejected.length > 0) {
-      const [rejection] = result.rejected;
-      throw this.refuse(400, rejection.error, { code: rejection.code });
-    }
+    const [rejection] = result.rejected;
+    if (rejection !== undefined) throw this.refuse(400, rejection.error, { code: rejection.code });
     return result;
   }
 

@@ -22,14 +22,15 @@ export function getPath(source: unknown, path: string): unknown {
  */
 export function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
   const keys = path.split('.');
+  const last = keys.pop() ?? path;
   let current = target;
-  for (const key of keys.slice(0, -1)) {
+  for (const key of keys) {
     const next = ownValue(current, key);
     const copy: Record<string, unknown> = next !== null && typeof next === 'object' && !Array.isArray(next) ? { ...next } : {};
     setOwn(current, key, copy);
     current = copy;
   }
-  setOwn(current, keys[keys.length - 1], value);
+  setOwn(current, last, value);
 }
 
 /**
@@ -39,15 +40,16 @@ export function setPath(target: Record<string, unknown>, path: string, value: un
  */
 export function deletePath(target: Record<string, unknown>, path: string): void {
   const keys = path.split('.');
+  const last = keys.pop() ?? path;
   let current = target;
-  for (const key of keys.slice(0, -1)) {
+  for (const key of keys) {
     const next = ownValue(current, key);
     if (next === null || typeof next !== 'object') return;
     const copy = Array.isArray(next) ? [...(next as unknown[])] : { ...(next as Record<string, unknown>) };
     setOwn(current, key, copy);
     current = copy as Record<string, unknown>;
   }
-  delete current[keys[keys.length - 1]]; // `delete` touches own properties only
+  delete current[last]; // `delete` touches own properties only
 }
 
 /** `object[key]` when it is an own property; an inherited `__proto__` or `constructor` is not data. */

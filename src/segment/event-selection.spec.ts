@@ -50,10 +50,23 @@ describe('parseEventNameKey (KABLE_EVENT_NAME_KEY)', () => {
 describe('compileEventSelection', () => {
   it('matches names exactly and case-sensitively, * as any run of characters', () => {
     const selected = compileEventSelection(['API Call', 'Storage *', '*.export', 'a*b*c'])!;
-    for (const name of ['API Call', 'Storage ', 'Storage Used', 'Storage  *', 'x.export', '.export', 'abc', 'aXbYc', 'abbc'])
+    for (const name of ['API Call', 'Storage ', 'Storage Used', 'Storage  *', 'x.export', '.export', 'abc', 'aXbYc', 'abbc']) {
       expect([name, selected(name)]).toEqual([name, true]);
-    for (const name of ['api call', 'API Call ', ' API Call', 'API', 'Storage', 'storage used', 'xexport', 'ab', 'acb', 'Audience Entered'])
+    }
+    for (const name of [
+      'api call',
+      'API Call ',
+      ' API Call',
+      'API',
+      'Storage',
+      'storage used',
+      'xexport',
+      'ab',
+      'acb',
+      'Audience Entered',
+    ]) {
       expect([name, selected(name)]).toEqual([name, false]);
+    }
   });
 
   it('takes regular-expression characters literally', () => {

@@ -61,7 +61,9 @@ export function compileEventSelection(patterns: readonly string[] | undefined): 
 
 function toGlob(pattern: string): Glob {
   const parts = pattern.split('*');
-  return { prefix: parts[0], middles: parts.slice(1, -1).filter((part) => part !== ''), suffix: parts[parts.length - 1] };
+  const prefix = parts.shift() ?? '';
+  const suffix = parts.pop() ?? '';
+  return { prefix, middles: parts.filter((part) => part !== ''), suffix };
 }
 
 /** Whether `text` matches: each middle is taken at its leftmost place, which never loses a match. */

@@ -109,8 +109,9 @@ export function canonicalUtc(s: string): string | undefined {
   if (n !== 20 && n !== 24) return undefined;
   if (s[4] !== '-' || s[7] !== '-' || s[10] !== 'T' || s[13] !== ':' || s[16] !== ':' || s[n - 1] !== 'Z') return undefined;
   for (const i of DIGIT_POSITIONS) if (!isDigit(s.charCodeAt(i))) return undefined;
-  if (n === 24 && (s[19] !== '.' || !isDigit(s.charCodeAt(20)) || !isDigit(s.charCodeAt(21)) || !isDigit(s.charCodeAt(22))))
+  if (n === 24 && (s[19] !== '.' || !isDigit(s.charCodeAt(20)) || !isDigit(s.charCodeAt(21)) || !isDigit(s.charCodeAt(22)))) {
     return undefined;
+  }
   const two = (i: number) => (s.charCodeAt(i) - 48) * 10 + s.charCodeAt(i + 1) - 48;
   const year = two(0) * 100 + two(2);
   const month = two(5);

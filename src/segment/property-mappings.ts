@@ -71,10 +71,10 @@ function parseTextForm(value: string): PropertyMapping[] {
     .map((part) => part.trim())
     .filter((part) => part !== '')
     .map((part) => {
-      const match = /^([^:]+):([^:]+)$/.exec(part);
-      if (!match) {
+      const [, from, to] = /^([^:]+):([^:]+)$/.exec(part) ?? [];
+      if (from === undefined || to === undefined) {
         throw new Error(`"${part}" is not a "source:target" pair; the setting must be a JSON object or pairs like segmentX:kableX,a.b:c`);
       }
-      return { from: match[1].trim(), to: match[2].trim() };
+      return { from: from.trim(), to: to.trim() };
     });
 }

@@ -169,8 +169,9 @@ export function validateMessage(raw: unknown, defaultType?: MessageType, bytes?:
   }
   for (const field of OBJECT_FIELDS) {
     const value = raw[field];
-    if (value !== undefined && value !== null && !isPlainObject(value))
+    if (value !== undefined && value !== null && !isPlainObject(value)) {
       return { ok: false, code: 'invalid_field', error: `${field} must be an object` };
+    }
   }
   if (type === 'track' && (typeof raw.event !== 'string' || raw.event.trim() === '')) {
     return { ok: false, code: 'missing_event', error: 'event is required on a track call (a non-empty string)' };
