@@ -33,9 +33,13 @@ describe('SERVICE_ROLE: API and worker as separate processes', () => {
       await api.kable.waitForEvents(2);
       expect(api.kable.events.map((e) => e.transactionId).sort()).toEqual(messages.map((m) => m.messageId).sort());
       const port = (worker.getHttpServer().address() as { port: number }).port;
-      // A worker-only instance serves health and metrics but no ingest.
-      await request(`http://127.0.0.1:${port}`).get('/health/ready').expect(200);
-      await request(`http://127.0.0.1:${port}`).post('/v1/track').set('authorization', basicAuth()).send(track()).expect(404);
+      // A worker-only instance serves health and metrics, but no ingest and no admin (dashboard included).
+      const workerUrl = `http://127.0.0.1:${port}`;
+      await request(workerUrl).get('/health/ready').expect(200);
+      await request(workerUrl).get('/metrics').expect(200);
+      await request(workerUrl).post('/v1/track').set('authorization', basicAuth()).send(track()).expect(404);
+      await request(workerUrl).get('/v1/dead-letters').expect(404);
+      await request(workerUrl).get('/admin/queues').expect(404);
     } finally {
       await worker.close();
     }

@@ -101,8 +101,8 @@ const DIGIT_POSITIONS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
  * The fast path of `toRfc3339(new Date(s))` for what SDKs send: `YYYY-MM-DDTHH:MM:SS(.mmm)?Z`
  * naming a real instant (no February 30th, no hour 24: those `Date` rolls over, so they take the
  * slow path). Returns exactly what the slow path returns, or undefined when it does not apply;
- * a property test checks the two against each other. Parsing and formatting a Date was 7% of the
- * service's CPU in batch ingest (BENCHMARKS.md).
+ * a property test checks the two against each other. It exists because Date was a measurable
+ * share of batch ingest's CPU (BENCHMARKS.md).
  */
 export function canonicalUtc(s: string): string | undefined {
   const n = s.length;
