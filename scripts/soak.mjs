@@ -12,13 +12,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 /** @type {typeof import('../tools/kable-emulator.js')} */
 const { KableEmulator } = await import(new URL('../dist-tools/kable-emulator.js', import.meta.url).href); // the build, typed by its source
-import { startFlags } from '../bench/lib/procs.js';
+import { freePort, sleep, startFlags } from '../bench/lib/procs.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 3);
 const OWN_REDIS = process.env.REDIS_URL === undefined;
@@ -34,20 +33,8 @@ const say = (line) => {
   console.log(text);
   log.write(`${text}\n`);
 };
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const pick = (items) => items[Math.floor(Math.random() * items.length)];
 const between = (min, max) => min + Math.floor(Math.random() * (max - min + 1));
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // --- Redis: our own redis-server (AOF fsynced on every write), so it can be killed and restarted ---
 const redisPort = OWN_REDIS ? await freePort() : undefined;

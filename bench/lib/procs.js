@@ -32,7 +32,7 @@ export function distDir() {
   return process.env.BENCH_DIST ?? join(ROOT, 'dist');
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Everything started and not yet stopped, so that a failed scenario leaves no process behind. */
 const running = new Set();

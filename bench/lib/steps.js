@@ -1,9 +1,7 @@
 // Building blocks shared by the scenarios.
 import { bodyFactory, runLoad, seqOf } from './load.js';
-import { startService } from './procs.js';
+import { sleep, startService } from './procs.js';
 import { queueDepth, usedMemory } from './redis.js';
-
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function percentile(sorted, p) {
   if (sorted.length === 0) return null;
