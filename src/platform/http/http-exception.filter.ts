@@ -1,7 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
-import { LIMITS } from '../../segment/segment-message.js';
 import { HttpError } from './http-error.js';
 
 /** Every error leaves as JSON `{statusCode, error, message}`; unexpected errors never show their details. */
@@ -17,7 +16,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
       const body =
         typeof response === 'object' && response !== null
           ? response
-          : { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: tooLarge(status, String(response)) };
+          : { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: String(response) };
       if (exception instanceof HttpError) void reply.headers(exception.headers);
       void reply.status(status).send(body);
       return;
@@ -25,17 +24,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
     // Errors Fastify raises before a route runs (body too large, not JSON) carry a 4xx statusCode.
     const statusCode = (exception as { statusCode?: unknown })?.statusCode;
     if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
-      const raw = (exception as Error).message;
-      const message = tooLarge(statusCode, raw);
+      const message = (exception as Error).message;
       void reply.status(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message });
       return;
     }
     this.logger.error(`unexpected error: ${(exception as Error)?.stack ?? String(exception)}`);
     void reply.status(500).send({ statusCode: 500, error: 'Internal Server Error', message: 'unexpected error; see the service log' });
   }
-}
-
-/** Fastify's own 413 (reading stopped at the limit) says "Request body is too large": say which limit. */
-function tooLarge(status: number, message: string): string {
-  return status === 413 && !/limit/.test(message) ? `body is larger than the limit of ${LIMITS.batchBytes} bytes` : message;
 }
