@@ -1,12 +1,11 @@
 import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Module, type Type } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { ApiModule } from './api.module.js';
 import type { AppConfig } from './platform/config/config.js';
 import { AppConfigModule } from './platform/config/config.module.js';
 import { loggerModule } from './platform/logging/logging.js';
-import { REDIS, RedisModule } from './platform/redis/redis.module.js';
+import { REDIS, type RedisClient, RedisKeys, RedisModule } from './platform/redis/redis.module.js';
 import { WorkerModule } from './worker.module.js';
 
 /** SERVICE_ROLE, decided here and nowhere else: the modules this process runs. Replicas of each role share one Redis. */
@@ -31,9 +30,9 @@ export class AppModule {
         loggerModule(config, log),
         RedisModule,
         BullModule.forRootAsync({
-          inject: [REDIS],
-          // Queues share the fail-fast connection; workers open their own.
-          useFactory: (redis: Redis) => ({ connection: redis, prefix: config.redis.prefix }),
+          inject: [REDIS, RedisKeys],
+          // Queues share the fail-fast connection; workers open their own. Registered queues (Engage's) are not sharded.
+          useFactory: (redis: RedisClient, keys: RedisKeys) => ({ connection: redis, prefix: keys.bullPrefix(0) }),
         }),
         ...roleModules(config.role),
       ],

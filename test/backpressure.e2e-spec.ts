@@ -100,9 +100,9 @@ describe('backpressure: BACKLOG_LIMIT', () => {
   });
 
   it('a counter left too high by a crash heals once the queue is empty', async () => {
-    await h.redis.set(`${h.prefix}:backlog:events`, '500');
+    await h.redis.set(h.key('backlog', 'events'), '500');
     expect(await queueHealth(h)).toMatchObject({ backlogEvents: 0, overLimit: false });
-    expect(await h.redis.get(`${h.prefix}:backlog:events`)).toBe('0');
+    expect(await h.redis.get(h.key('backlog', 'events'))).toBe('0');
     const res = await request(h.url).post('/v1/track').set('authorization', basicAuth()).send(track());
     expect(res.status).toBe(200);
   });

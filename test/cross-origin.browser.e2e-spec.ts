@@ -1,7 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { getQueueToken } from '@nestjs/bullmq';
-import type { Queue } from 'bullmq';
 import type { Browser, BrowserContext } from 'playwright-core';
 import request from 'supertest';
 import { QUEUES } from '../src/delivery/queues.js';
@@ -88,7 +86,7 @@ describe('cross-site request forgery against a browser logged in to the dashboar
       .expect(200);
     await waitFor(deadLetter, (res) => res.status === 200);
     h.kable.respondWith(undefined);
-    const queue = h.app.get<Queue>(getQueueToken(QUEUES.delivery), { strict: false });
+    const queue = h.deliveryQueue();
     const jobsBefore = Object.values(await queue.getJobCounts()).reduce((a, b) => a + b, 0);
     const kableRequestsBefore = h.kable.requests.length;
 

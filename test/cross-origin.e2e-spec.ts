@@ -1,4 +1,3 @@
-import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import request from 'supertest';
 import { QUEUES } from '../src/delivery/queues.js';
@@ -30,7 +29,7 @@ describe('cross-origin browser requests to admin endpoints and the dashboard', (
 
   beforeAll(async () => {
     h = await startHarness({ ADMIN_TOKEN });
-    queue = h.app.get<Queue>(getQueueToken(QUEUES.delivery), { strict: false });
+    queue = h.deliveryQueue();
     // Three dead letters: Kable refuses them for good.
     h.kable.respondWith(() => ({ status: 401, body: { message: 'Unauthorized' } }));
     const batch = ['dl-same-origin', 'dl-old-browser', 'dl-curl'].map((messageId) => track({ messageId }));

@@ -1,10 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { getQueueToken } from '@nestjs/bullmq';
-import type { Queue } from 'bullmq';
 import type { Browser } from 'playwright-core';
 import request from 'supertest';
-import { QUEUES } from '../src/delivery/queues.js';
 import { launchChromium } from './support/browser.js';
 import { basicAuth, type Harness, startHarness, track } from './support/harness.js';
 import { waitFor } from './support/wait.js';
@@ -40,7 +37,7 @@ describe('queue dashboard in a real browser', () => {
       .set('authorization', basicAuth())
       .send(track({ messageId: 'browser-refused' }))
       .expect(200);
-    const queue = h.app.get<Queue>(getQueueToken(QUEUES.delivery), { strict: false });
+    const queue = h.deliveryQueue();
     await waitFor(
       () => queue.getFailedCount(),
       (failed) => failed >= 1,

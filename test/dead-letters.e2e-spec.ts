@@ -107,7 +107,7 @@ describe('dead letters: the wrong Kable API key for an hour, fixed, replayed', (
 
     await kable.waitForEvents(25);
     await waitFor(
-      () => h!.redis.get(`${prefix}:backlog:events`),
+      () => h!.redis.get(h!.key('backlog', 'events')),
       (value) => value === '0',
     );
     expect(kable.events.map((e) => e.transactionId).sort()).toEqual(messages.map((m) => m.messageId).sort());
@@ -191,7 +191,7 @@ describe('dead letters: filters, inspect, discard, replay by id and by filter', 
     expect(seen.sort()).toEqual(['bad-0', 'bad-1', 'forbidden-0', 'forbidden-1', 'forbidden-2']);
 
     // Retention is DEAD_LETTER_RETENTION (2 days here).
-    const ttl = await h.redis.pttl(`${h.prefix}:dead:event:bad-0`);
+    const ttl = await h.redis.pttl(h.key('dead', 'event', 'bad-0'));
     expect(ttl).toBeGreaterThan(2 * 86_400_000 - 60_000);
     expect(ttl).toBeLessThanOrEqual(2 * 86_400_000);
 

@@ -17,7 +17,7 @@ describe('deduplication by messageId', () => {
     expect(first.body).toMatchObject({ accepted: 3, queued: 3, deduplicated: 0 });
 
     for (const id of ['dedup-a', 'dedup-b', 'dedup-c']) {
-      const ttl = await h.redis.pttl(`${h.prefix}:dedup:${id}`);
+      const ttl = await h.redis.pttl(h.key('dedup', id));
       expect(ttl).toBeGreaterThan(9 * 60_000);
       expect(ttl).toBeLessThanOrEqual(10 * 60_000);
     }
@@ -36,7 +36,7 @@ describe('deduplication by messageId', () => {
 
   it('stores concurrent requests together (group commit), each answered for its own messages, repeats queued once', async () => {
     const before = h.kable.events.length;
-    const jobsBefore = Number(await h.redis.get(`${h.prefix}:kable-delivery:id`));
+    const jobsBefore = Number(await h.redis.get(h.key('kable-delivery', 'id')));
     // 120 concurrent single-event requests; messageIds group-0 … group-59, each sent twice.
     const ids = Array.from({ length: 120 }, (_, i) => `group-${i % 60}`);
     const answers = await Promise.all(
@@ -62,7 +62,7 @@ describe('deduplication by messageId', () => {
     expect(groupIds).toHaveLength(60);
     expect(groupIds.every(([, count]) => count === 1)).toBe(true);
     // Fewer jobs than requests: requests that arrived while others were being stored went together.
-    const jobs = Number(await h.redis.get(`${h.prefix}:kable-delivery:id`)) - jobsBefore;
+    const jobs = Number(await h.redis.get(h.key('kable-delivery', 'id'))) - jobsBefore;
     process.stdout.write(`[group-commit] 120 concurrent requests were stored as ${jobs} jobs\n`);
     expect(jobs).toBeLessThan(60);
     expect(jobs).toBeGreaterThan(0);

@@ -11,8 +11,8 @@ async function post(h: Harness, messages: Record<string, unknown>[]) {
 }
 
 async function deadLetters(h: Harness): Promise<Record<string, unknown>[]> {
-  const ids = await h.redis.zrange(`${h.prefix}:dead:index`, 0, -1);
-  const values = ids.length ? await h.redis.mget(ids.map((id) => `${h.prefix}:dead:event:${id}`)) : [];
+  const ids = await h.redis.zrange(h.key('dead', 'index'), 0, -1);
+  const values = ids.length ? await h.redis.mget(ids.map((id) => h.key('dead', 'event', id))) : [];
   return values.map((v) => JSON.parse(v!));
 }
 
@@ -92,9 +92,9 @@ describe('delivery to Kable', () => {
     for (const letter of letters) {
       expect(letter).toMatchObject({ reason: 'HTTP 401', status: 401, body: '{"message":"Unauthorized"}', requestId, attempts: 1 });
     }
-    const failed = await h.redis.zcard(`${h.prefix}:kable-delivery:failed`);
+    const failed = await h.redis.zcard(h.key('kable-delivery', 'failed'));
     expect(failed).toBe(1);
-    const jobKey = (await h.redis.keys(`${h.prefix}:kable-delivery:[0-9]*`)).at(0);
+    const jobKey = (await h.redis.keys(`${h.keys.bullPrefix(0)}:kable-delivery:[0-9]*`)).at(0);
     expect(jobKey).toBeDefined();
     const job = await h.redis.hgetall(jobKey!);
     expect(job.failedReason).toBe('HTTP 401: {"message":"Unauthorized"}');

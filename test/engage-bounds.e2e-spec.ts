@@ -58,9 +58,9 @@ describe('Engage audiences are bounded', () => {
     const kept = await audiences();
     expect(kept.map((a) => a.key)).toEqual(['made_up_0', 'made_up_1', 'made_up_2', 'made_up_3', 'made_up_4']);
     expect(kept.at(0)!.members).toBe(2);
-    expect(await h.redis.scard(`${h.prefix}:engage:audiences`)).toBe(MAX_AUDIENCES);
-    expect(await h.redis.keys(`${h.prefix}:engage:aud:made_up_5:*`)).toEqual([]);
-    expect(await h.redis.keys(`${h.prefix}:engage:aud:another_one:*`)).toEqual([]);
+    expect(await h.redis.scard(h.key('engage', 'audiences'))).toBe(MAX_AUDIENCES);
+    expect(await h.redis.keys(`${h.key('engage', 'aud', 'made_up_5')}:*`)).toEqual([]);
+    expect(await h.redis.keys(`${h.key('engage', 'aud', 'another_one')}:*`)).toEqual([]);
 
     const metrics = (await request(h.url).get('/metrics')).text;
     expect(metric(metrics, 'segment_messages_skipped_total{type="identify",reason="too_many_audiences"}')).toBe(9);
@@ -81,7 +81,7 @@ describe('Engage audiences are bounded', () => {
     const after = await audiences();
     expect(after.find((a) => a.key === 'made_up_1')?.members).toBe(1);
     expect(after.map((a) => a.key)).not.toContain('from_a_page');
-    expect(await h.redis.hget(`${h.prefix}:engage:aud:made_up_1:members`, 'browser_user')).toBeNull();
+    expect(await h.redis.hget(h.key('engage', 'aud', 'made_up_1', 'members'), 'browser_user')).toBeNull();
     const metrics = (await request(h.url).get('/metrics')).text;
     expect(metric(metrics, 'segment_messages_skipped_total{type="identify",reason="membership_from_browser"}')).toBe(2);
   });
@@ -100,7 +100,7 @@ describe('Engage audiences are bounded', () => {
       );
       expect(results.map((r) => r.status)).toEqual(Array(30).fill(200));
       expect(results.reduce((n, r) => n + (r.body as { skipped: number }).skipped, 0)).toBe(30 - MAX_AUDIENCES);
-      expect(await a.redis.scard(`${a.prefix}:engage:audiences`)).toBe(MAX_AUDIENCES);
+      expect(await a.redis.scard(a.key('engage', 'audiences'))).toBe(MAX_AUDIENCES);
       expect(await audiences(b)).toHaveLength(MAX_AUDIENCES);
     } finally {
       await b.close({ keepKeys: true });

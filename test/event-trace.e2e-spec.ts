@@ -103,8 +103,8 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
         });
       }
       // One record for the job instead of one per event.
-      expect(await small.redis.keys(`${small.prefix}:trace:*`)).toEqual([]);
-      expect(await small.redis.keys(`${small.prefix}:job-trace:*`)).toHaveLength(1);
+      expect(await small.redis.keys(`${small.prefix}:*:trace:*`)).toEqual([]);
+      expect(await small.redis.keys(`${small.prefix}:*:job-trace:*`)).toHaveLength(1);
     } finally {
       await small.close();
     }
@@ -190,7 +190,7 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
       expect(res.status).toBe(200);
       await off.kable.waitForEvents(1);
       await waitForDrained(off); // the job completed: its trace records, were there any, are written
-      expect(await off.redis.keys(`${off.prefix}:trace:*`)).toEqual([]);
+      expect(await off.redis.keys(`${off.prefix}:*:trace:*`)).toEqual([]);
       const accepted = await request(off.url).get('/v1/events/untraced-1').set('authorization', admin);
       expect(accepted.body).toMatchObject({ status: 'accepted', received: { accepted: true }, job: { state: 'completed' } });
       expect((await request(off.url).get('/v1/events/untraced-2').set('authorization', admin)).status).toBe(404);

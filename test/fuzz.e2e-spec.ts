@@ -206,7 +206,7 @@ describe('fuzz: ingest never answers 5xx and queues only valid events', () => {
 
     // What is in the queue is exactly what the answers said, and every event is valid for Kable.
     const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const queue = new Queue<DeliverJobData>(QUEUES.delivery, { connection, prefix: h.prefix });
+    const queue = new Queue<DeliverJobData>(QUEUES.delivery, { connection, prefix: h.keys.bullPrefix(0) });
     try {
       const jobs = await queue.getJobs(['wait', 'waiting', 'prioritized', 'delayed', 'active']);
       const events: KableEvent[] = jobs.flatMap((job) => decodeJobEvents(job.data));
@@ -219,7 +219,7 @@ describe('fuzz: ingest never answers 5xx and queues only valid events', () => {
         expect(typeof event.transactionId === 'string' && event.transactionId.length >= 1 && event.transactionId.length <= 100).toBe(true);
         expect(event.data !== null && typeof event.data === 'object' && !Array.isArray(event.data)).toBe(true);
       }
-      expect(Number((await h.redis.get(`${h.prefix}:backlog:events`)) ?? 0)).toBe(queued);
+      expect(Number((await h.redis.get(h.key('backlog', 'events'))) ?? 0)).toBe(queued);
       // The run exercised both sides: some requests were accepted and queued, many refused.
       expect(queued).toBeGreaterThan(RUNS / 50);
       expect([...statuses.keys()].filter((s) => s >= 400).length).toBeGreaterThan(1);
@@ -258,7 +258,7 @@ describe('fuzz: a size limit holds however the path is spelled and however the b
       ),
       { numRuns: 200 },
     );
-    expect(Number((await h.redis.get(`${h.prefix}:backlog:events`)) ?? 0)).toBe(0);
+    expect(Number((await h.redis.get(h.key('backlog', 'events'))) ?? 0)).toBe(0);
   }, 60_000);
 });
 

@@ -4,7 +4,7 @@ import { basicAuth, type Harness, startHarness, track, WRITE_KEY } from './suppo
 
 /** Jobs ever added to the delivery queue (BullMQ's job id counter). */
 async function queuedJobs(h: Harness): Promise<number> {
-  return Number((await h.redis.get(`${h.prefix}:kable-delivery:id`)) ?? 0);
+  return Number((await h.redis.get(h.key('kable-delivery', 'id'))) ?? 0);
 }
 
 describe('ingest: auth, validation, deduplication', () => {
@@ -155,7 +155,7 @@ describe('ingest: auth, validation, deduplication', () => {
     await request(h.url).post('/v1/track').set('authorization', basicAuth()).send(other);
     await h.kable.waitForEvents(2);
     expect(h.kable.requests.flatMap((r) => r.events.map((e) => e.transactionId))).toEqual([message.messageId, other.messageId]);
-    const ttl = await h.redis.pttl(`${h.prefix}:dedup:${message.messageId as string}`);
+    const ttl = await h.redis.pttl(h.key('dedup', message.messageId as string));
     expect(ttl).toBeGreaterThan(23 * 3_600_000);
   });
 

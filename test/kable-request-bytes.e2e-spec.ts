@@ -1,10 +1,8 @@
-import { getQueueToken } from '@nestjs/bullmq';
-import type { Queue } from 'bullmq';
 import request from 'supertest';
+import { DeliveryQueues, formatJobRef } from '../src/delivery/delivery-queues.js';
 import { DeliveryProducer } from '../src/delivery/delivery.producer.js';
 import type { DeadLetter } from '../src/delivery/dead-letter.store.js';
 import type { KableEvent } from '../src/segment/kable-event.js';
-import { QUEUES } from '../src/delivery/queues.js';
 import { basicAuth, type Harness, startHarness, track } from './support/harness.js';
 import { waitFor } from './support/wait.js';
 
@@ -62,11 +60,11 @@ describe('Kable requests capped in bytes (KABLE_MAX_REQUEST_BYTES)', () => {
     const big = event('too-big', { blob: 'y'.repeat(70_000) });
     const bigBytes = JSON.stringify(big).length;
     const events = [event('small-1', { n: 1 }), big, event('small-2', { n: 2 })];
-    const jobId = await h.app.get(DeliveryProducer).enqueue(events, 'replay');
+    const ref = await h.app.get(DeliveryProducer).enqueue(events, 'replay');
 
-    const queue = h.app.get<Queue>(getQueueToken(QUEUES.delivery), { strict: false });
+    const queue = h.app.get(DeliveryQueues).at(ref!.shard);
     const job = await waitFor(
-      () => queue.getJob(jobId!),
+      () => queue.getJob(ref!.id),
       (j) => j?.returnvalue !== undefined && j.returnvalue !== null,
     );
     expect(job!.returnvalue).toEqual({ delivered: 2, failed: 1 });
@@ -82,11 +80,11 @@ describe('Kable requests capped in bytes (KABLE_MAX_REQUEST_BYTES)', () => {
       event: big,
       reason: `event is ${bigBytes.toLocaleString('en-US')} bytes of JSON (${(bigBytes + 2).toLocaleString('en-US')} as a request), over KABLE_MAX_REQUEST_BYTES (65536): not sent to Kable; raise the setting or shrink the event's properties`,
       attempts: 1,
-      jobId,
+      jobId: formatJobRef(ref!),
     });
     expect(letter.status).toBeUndefined();
     expect(letter.requestId).toBeUndefined();
     // Answered for (delivered or kept as a dead letter), all three left the backlog.
-    expect(Number(await h.redis.get(`${h.prefix}:backlog:events`))).toBe(0);
+    expect(Number(await h.redis.get(h.key('backlog', 'events')))).toBe(0);
   });
 });

@@ -46,7 +46,7 @@ describe('records of rejected messages are bounded', () => {
     const added = (await countKeys(h.redis, h.prefix)) - before;
     expect(added).toBeLessThanOrEqual(2000);
     expect(added).toBeLessThanOrEqual(3); // the reasons set, and the one reason's records and order
-    expect(await h.redis.hlen(`${h.prefix}:rejected:missing_event:records`)).toBe(REJECTED_SAMPLE_SIZE);
+    expect(await h.redis.hlen(h.key('rejected', 'missing_event', 'records'))).toBe(REJECTED_SAMPLE_SIZE);
 
     // The latest rejections can be looked up; older ones have left the sample.
     expect((await trace('rej-7-2499')).body).toEqual({

@@ -1,8 +1,5 @@
-import { getQueueToken } from '@nestjs/bullmq';
-import type { Queue } from 'bullmq';
 import request from 'supertest';
 import { createApp } from '../src/app.setup.js';
-import { QUEUES } from '../src/delivery/queues.js';
 import { loadConfig } from '../src/platform/config/config.js';
 import { basicAuth, type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, startHarness, track, WRITE_KEY } from './support/harness.js';
 import { waitFor } from './support/wait.js';
@@ -18,7 +15,7 @@ describe('SERVICE_ROLE: API and worker as separate processes', () => {
     const messages = [track(), track()];
     await request(api.url).post('/v1/batch').set('authorization', basicAuth()).send({ batch: messages }).expect(200);
     // Nobody delivers yet: no worker is connected to the delivery queue, and the job waits there.
-    const queue = api.app.get<Queue>(getQueueToken(QUEUES.delivery), { strict: false });
+    const queue = api.deliveryQueue();
     expect(await queue.getWorkersCount()).toBe(0);
     expect(await queue.getJobCounts('waiting', 'active')).toEqual({ waiting: 1, active: 0 });
     expect(api.kable.requests).toHaveLength(0);

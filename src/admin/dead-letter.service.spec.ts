@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { DeadLetterFilter } from '../delivery/dead-letter.filter.js';
 import { type DeadLetter, type DeadLetterStore, SCAN_CHUNK, type StoredDeadLetter } from '../delivery/dead-letter.store.js';
+import type { JobRef } from '../platform/redis/keys.js';
 import type { DeliveryProducer } from '../delivery/delivery.producer.js';
 import { DeadLetterService, MAX_PER_CALL } from './dead-letter.service.js';
 
@@ -57,11 +58,11 @@ class FakeProducer implements Pick<DeliveryProducer, 'enqueue'> {
 
   constructor(private readonly log: string[]) {}
 
-  enqueue(events: DeadLetter['event'][], source: 'ingest' | 'engage' | 'replay'): Promise<string | undefined> {
+  enqueue(events: DeadLetter['event'][], source: 'ingest' | 'engage' | 'replay'): Promise<JobRef | undefined> {
     if (this.failWith) return Promise.reject(this.failWith);
     this.jobs.push({ ids: events.map((e) => e.transactionId), source });
     this.log.push(`enqueue ${events.map((e) => e.transactionId).join(',')}`);
-    return Promise.resolve(String(this.jobs.length));
+    return Promise.resolve({ shard: 0, id: String(this.jobs.length) });
   }
 }
 

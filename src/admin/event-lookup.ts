@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { formatJobRef, parseJobRef } from '../delivery/delivery-queues.js';
 import { DeliveryProducer } from '../delivery/delivery.producer.js';
 import { type DedupEntry, DedupStore } from '../ingest/dedup.store.js';
 import { EventTraceStore, type TraceRecord } from '../trace/event-trace.js';
@@ -32,7 +33,7 @@ export function describeEvent(
   traced: boolean,
 ): EventTrace {
   const out: EventTrace = { messageId, status: traced ? 'queued' : 'accepted' };
-  if (entry) out.received = { at: iso(entry.receivedAt), accepted: true, ...(entry.job ? { jobId: entry.job.id } : {}) };
+  if (entry) out.received = { at: iso(entry.receivedAt), accepted: true, ...(entry.job ? { jobId: formatJobRef(entry.job) } : {}) };
   if (!record) return out;
   if (!entry || record.stage !== 'skipped') out.status = record.stage;
   switch (record.stage) {
@@ -71,10 +72,10 @@ export class EventLookup {
       return { messageId, status: 'rejected', rejected: { at: iso(rejected.at), code: rejected.code, error: rejected.error } };
     }
     const out = describeEvent(messageId, entry, record, this.traces.enabled);
-    const jobId = entry?.job?.id ?? (record && 'jobId' in record ? record.jobId : undefined);
-    if (jobId !== undefined && out.status !== 'delivered') {
-      const job = await this.delivery.jobState(jobId);
-      if (job) out.job = { id: jobId, ...job };
+    const ref = entry?.job ?? (record && 'jobId' in record && record.jobId !== undefined ? parseJobRef(record.jobId) : undefined);
+    if (ref !== undefined && out.status !== 'delivered') {
+      const job = await this.delivery.jobState(ref);
+      if (job) out.job = { id: formatJobRef(ref), ...job };
     }
     return out;
   }

@@ -13,7 +13,8 @@ import { CROSS_ORIGIN_REFUSED, isCrossOriginRequest } from '../platform/http/cro
 import { SecretMatcher } from '../platform/http/secret-matcher.js';
 import { ENGAGE_QUEUE } from '../engage/engage.queues.js';
 import { readableJobData } from '../delivery/job-data.js';
-import { type DeliverJobData, QUEUES } from '../delivery/queues.js';
+import { DeliveryQueues } from '../delivery/delivery-queues.js';
+import type { DeliverJobData } from '../delivery/queues.js';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 
@@ -29,16 +30,20 @@ const REFUSED_ROUTES: Record<string, string> = {
  * bull-board at /admin/queues behind ADMIN_TOKEN (Bearer, or Basic with the token as password for browsers), in its
  * own Fastify scope so every route (page, static files, JSON API) checks cross-origin, token and REFUSED_ROUTES; never framed.
  */
-function mountQueueDashboard(fastify: FastifyInstance, queues: Queue[], adminToken: string | undefined): void {
+function mountQueueDashboard(fastify: FastifyInstance, delivery: readonly Queue[], engage: Queue, adminToken: string | undefined): void {
   const serverAdapter = new BullBoardFastifyAdapter();
   serverAdapter.setBasePath(QUEUE_DASHBOARD_PATH);
   createBullBoard({
-    queues: queues.map((queue) => {
-      const adapter = new BullMQAdapter(queue);
-      // Large delivery jobs hold their events deflated (src/delivery/job-data.ts): show them decoded.
-      if (queue.name === QUEUES.delivery) adapter.setFormatter('data', (data: DeliverJobData) => readableJobData(data));
-      return adapter;
-    }),
+    queues: [
+      ...delivery.map((queue, shard) => {
+        // Each shard's queue has the same name: with several, each is shown as `<shard>.kable-delivery` (job refs read `<shard>.<id>`).
+        const adapter = new BullMQAdapter(queue, delivery.length > 1 ? { prefix: `${shard}.` } : {});
+        // Large delivery jobs hold their events deflated (src/delivery/job-data.ts): show them decoded.
+        adapter.setFormatter('data', (data: DeliverJobData) => readableJobData(data));
+        return adapter;
+      }),
+      new BullMQAdapter(engage),
+    ],
     serverAdapter,
     options: { uiConfig: { boardTitle: 'kable-destination' } },
   });
@@ -76,11 +81,16 @@ export class QueueDashboard implements OnModuleInit {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectQueue(QUEUES.delivery) private readonly delivery: Queue,
+    private readonly delivery: DeliveryQueues,
     @InjectQueue(ENGAGE_QUEUE) private readonly engage: Queue,
   ) {}
 
   onModuleInit(): void {
-    mountQueueDashboard(this.adapterHost.httpAdapter.getInstance<FastifyInstance>(), [this.delivery, this.engage], this.config.adminToken);
+    mountQueueDashboard(
+      this.adapterHost.httpAdapter.getInstance<FastifyInstance>(),
+      this.delivery.queues,
+      this.engage,
+      this.config.adminToken,
+    );
   }
 }

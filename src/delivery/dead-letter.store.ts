@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { Gauge } from 'prom-client';
 import { MetricsService } from '../platform/metrics/metrics.service.js';
 import type { AppConfig } from '../platform/config/config.js';
 import { APP_CONFIG } from '../platform/config/config.module.js';
-import { REDIS, RedisKeys } from '../platform/redis/redis.module.js';
+import { REDIS, type RedisClient, RedisKeys } from '../platform/redis/redis.module.js';
 import { type DeadLetterFilter, matchesFilter } from './dead-letter.filter.js';
 import type { KableEvent } from '../segment/kable-event.js';
 
@@ -56,7 +55,7 @@ return removed`;
 @Injectable()
 export class DeadLetterStore {
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     metrics: MetricsService,

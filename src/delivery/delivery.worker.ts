@@ -1,13 +1,14 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { AppConfig } from '../platform/config/config.js';
 import { APP_CONFIG } from '../platform/config/config.module.js';
 import { MetricsService } from '../platform/metrics/metrics.service.js';
 import { EventTraceStore } from '../trace/event-trace.js';
-import { workerConnectionOptions } from '../platform/redis/redis.module.js';
+import { connectRedis, type RedisClient } from '../platform/redis/connection.js';
+import { RedisKeys } from '../platform/redis/keys.js';
 import { BacklogCounter } from './backlog.counter.js';
 import { DeadLetterStore, type DeadLetter } from './dead-letter.store.js';
+import { formatJobRef, type JobRef } from './delivery-queues.js';
 import { planDelivery, type TracePlan } from './delivery-outcome.js';
 import { activeJobsFor, BudgetClosedError, EventBudget, recentJobSize } from './event-budget.js';
 import { decodeSizedEventJson, encodeEventJson, jobEventCount } from './job-data.js';
@@ -35,8 +36,9 @@ const BUDGET_REQUESTS = 4;
 @Injectable()
 export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('KableDelivery');
-  private worker?: Worker<DeliverJobData, DeliveryJobResult>;
-  private connection?: Redis;
+  /** One per shard's queue (REDIS_SHARDS), sharing one connection and one event budget. */
+  private workers: Array<Worker<DeliverJobData, DeliveryJobResult>> = [];
+  private connection?: RedisClient;
   private readonly client: KableClient;
   /** Carries each event as its JSON, as the job holds it (job-data.ts). */
   readonly batcher: KableBatcher<string>;
@@ -51,6 +53,7 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
     private readonly metrics: MetricsService,
     private readonly backlog: BacklogCounter,
     private readonly trace: EventTraceStore,
+    private readonly keys: RedisKeys,
   ) {
     this.client = new KableClient(config.kable);
     this.batcher = new KableBatcher<string>(
@@ -64,33 +67,38 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
 
   onModuleInit(): void {
     const maxDelay = this.config.kable.retryMaxDelayMs;
-    this.worker = new Worker<DeliverJobData, DeliveryJobResult>(QUEUES.delivery, (job) => this.process(job), {
-      connection: (this.connection = new Redis(this.config.redis.url, workerConnectionOptions())),
-      prefix: this.config.redis.prefix,
-      concurrency: activeJobsFor(this.budget.limit, this.eventsPerJob, this.config.deliveryConcurrency),
-      // Renewed at half this while a job waits for Kable; a crashed worker's jobs move on within about twice this.
-      lockDuration: this.config.deliveryLockMs,
-      stalledInterval: this.config.deliveryLockMs,
-      maxStalledCount: 1_000,
-      // Without a limiter BullMQ ignores the queue's rate limit (a 429's pause) in the other workers; this one never binds.
-      limiter: { max: 1_000_000_000, duration: 1000 },
-      settings: {
-        backoffStrategy: (attemptsMade: number, type?: string, error?: Error) =>
-          type === BACKOFF_TYPE
-            ? backoffDelay(attemptsMade, maxDelay, error instanceof RetryableDeliveryError ? error.retryAfterMs : undefined)
-            : 1000,
-      },
-    });
-    this.worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
-    this.worker.on('failed', (job, error) => {
-      if (job && !(error instanceof RetryableDeliveryError)) this.logger.warn(`job ${job.id} failed: ${error.message}`);
+    // BullMQ shares this connection between the workers for commands and opens one more per worker to block on.
+    const connection = (this.connection = connectRedis(this.config.redis, 'worker'));
+    this.workers = this.keys.all().map((shard) => {
+      const worker = new Worker<DeliverJobData, DeliveryJobResult>(QUEUES.delivery, (job) => this.process(shard, job), {
+        connection,
+        prefix: this.keys.bullPrefix(shard),
+        concurrency: this.concurrencyFor(this.eventsPerJob),
+        // Renewed at half this while a job waits for Kable; a crashed worker's jobs move on within about twice this.
+        lockDuration: this.config.deliveryLockMs,
+        stalledInterval: this.config.deliveryLockMs,
+        maxStalledCount: 1_000,
+        // Without a limiter BullMQ ignores the queue's rate limit (a 429's pause) in the other workers; this one never binds.
+        limiter: { max: 1_000_000_000, duration: 1000 },
+        settings: {
+          backoffStrategy: (attemptsMade: number, type?: string, error?: Error) =>
+            type === BACKOFF_TYPE
+              ? backoffDelay(attemptsMade, maxDelay, error instanceof RetryableDeliveryError ? error.retryAfterMs : undefined)
+              : 1000,
+        },
+      });
+      worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
+      worker.on('failed', (job, error) => {
+        if (job && !(error instanceof RetryableDeliveryError)) this.logger.warn(`job ${job.id} failed: ${error.message}`);
+      });
+      return worker;
     });
   }
 
   async onApplicationShutdown(): Promise<void> {
     // Send what is buffered and let the active jobs finish; what is unsent after one request timeout
     // is handed back, so a stop takes at most about two request timeouts.
-    const closing = this.worker?.close();
+    const closing = Promise.all(this.workers.map((worker) => worker.close()));
     // Jobs still waiting for room have sent nothing: they go back to the queue now.
     this.budget.close();
     this.batcher.flush();
@@ -101,7 +109,7 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
     this.connection?.disconnect();
   }
 
-  async process(job: Job<DeliverJobData, DeliveryJobResult>): Promise<DeliveryJobResult> {
+  async process(shard: number, job: Job<DeliverJobData, DeliveryJobResult>): Promise<DeliveryJobResult> {
     const count = jobEventCount(job.data);
     this.fitConcurrency(count);
     let held: number;
@@ -113,26 +121,37 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
       throw error;
     }
     try {
-      return await this.deliver(job);
+      return await this.deliver(shard, job);
     } finally {
       this.budget.release(held);
     }
   }
 
-  /** Keeps as many jobs active as the event budget can use at the recent job size (activeJobsFor). */
+  /** Keeps as many jobs active as the event budget can use at the recent job size (activeJobsFor), shared between the shards' workers. */
   private fitConcurrency(events: number): void {
     this.eventsPerJob = recentJobSize(this.eventsPerJob, events);
-    const wanted = activeJobsFor(this.budget.limit, this.eventsPerJob, this.config.deliveryConcurrency);
-    if (this.worker && this.worker.concurrency !== wanted) this.worker.concurrency = wanted;
+    const wanted = this.concurrencyFor(this.eventsPerJob);
+    for (const worker of this.workers) if (worker.concurrency !== wanted) worker.concurrency = wanted;
   }
 
-  private async deliver(job: Job<DeliverJobData, DeliveryJobResult>): Promise<DeliveryJobResult> {
+  private concurrencyFor(eventsPerJob: number): number {
+    const active = activeJobsFor(this.budget.limit, eventsPerJob, this.config.deliveryConcurrency);
+    return Math.max(1, Math.ceil(active / this.keys.shards));
+  }
+
+  private async deliver(shard: number, job: Job<DeliverJobData, DeliveryJobResult>): Promise<DeliveryJobResult> {
     const { json: eventJson, bytes } = decodeSizedEventJson(job.data);
     const outcomes = await this.batcher.submit(eventJson, bytes);
     const now = Date.now();
     const plan = planDelivery(
       outcomes,
-      { id: job.id, queuedAt: job.timestamp, attemptsMade: job.attemptsMade, source: job.data.source, retried: job.data.retried },
+      {
+        id: job.id === undefined ? undefined : formatJobRef({ shard, id: job.id }),
+        queuedAt: job.timestamp,
+        attemptsMade: job.attemptsMade,
+        source: job.data.source,
+        retried: job.data.retried,
+      },
       now,
       { retryHorizonMs: this.config.kable.retryHorizonMs, traces: this.trace.enabled, jobRecords: this.trace.jobRecords },
     );
@@ -140,7 +159,7 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
     const parsed: Array<KableEvent | undefined> = [];
     const event = (i: number): KableEvent => (parsed[i] ??= JSON.parse(eventAt(eventJson, i)) as KableEvent);
 
-    await this.recordTrace(plan.trace, event);
+    await this.recordTrace({ shard, id: job.id ?? '' }, plan.trace, event);
     if (plan.delivered > 0) {
       this.metrics.delivered.inc(plan.delivered);
       this.metrics.lag.observe((now - job.timestamp) / 1000);
@@ -148,7 +167,7 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
     await this.keepDeadLetters(plan.deadLetters.map(({ index, letter }) => ({ event: event(index), ...letter })));
     // Events Kable answered for (delivered, or kept as dead letters) leave the backlog.
     await this.backlog
-      .remove(plan.delivered + plan.deadLetters.length)
+      .remove(shard, plan.delivered + plan.deadLetters.length)
       .catch((error: Error) => this.logger.warn(`could not count the backlog: ${error.message}`));
 
     switch (plan.end.kind) {
@@ -163,9 +182,10 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
           const retry = plan.retry.map((i) => eventAt(eventJson, i));
           await job.updateData({ ...encodeEventJson(retry, job.data.source), retried: true });
         }
-        if (plan.end.pauseQueueMs !== undefined && this.worker) {
-          // Kable asked us to slow down: pause the whole queue for that long, without using an attempt.
-          await this.worker.rateLimit(plan.end.pauseQueueMs);
+        if (plan.end.pauseQueueMs !== undefined) {
+          // Kable asked us to slow down: pause every shard's queue for that long, without using an attempt.
+          const pause = plan.end.pauseQueueMs;
+          await Promise.all(this.workers.map((worker) => worker.rateLimit(pause)));
           throw Worker.RateLimitError();
         }
         throw new RetryableDeliveryError(plan.end.message, plan.end.retryAfterMs);
@@ -174,9 +194,9 @@ export class KableDeliveryWorker implements OnModuleInit, OnApplicationShutdown 
   }
 
   /** For GET /v1/events/:messageId; losing a trace record must not hold up delivery. */
-  private async recordTrace(trace: TracePlan, event: (i: number) => KableEvent): Promise<void> {
+  private async recordTrace(job: JobRef, trace: TracePlan, event: (i: number) => KableEvent): Promise<void> {
     let written: Promise<void> | undefined;
-    if (trace.kind === 'job') written = this.trace.writeJob(trace.jobId, trace.record);
+    if (trace.kind === 'job') written = this.trace.writeJob(job, trace.record);
     else if (trace.kind === 'events') written = this.trace.write(trace.records.map(([i, record]) => [event(i).transactionId, record]));
     await written?.catch((error: Error) => this.logger.warn(`could not record delivery traces: ${error.message}`));
   }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis/connection.js';
 import type { Membership } from '../segment/membership.js';
 
 /** Builds a Redis key under REDIS_PREFIX (RedisKeys.key). */
@@ -74,7 +74,7 @@ redis.call('RENAME', KEYS[1], KEYS[2])
 return 1
 `;
 
-type Commands = Redis & {
+type Commands = RedisClient & {
   engageRecord(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
   engageCloseWindow(dirty: string, syncing: string): Promise<number>;
 };
@@ -87,7 +87,7 @@ export class AudienceStore {
   private readonly redis: Commands;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly key: KeyFn,
   ) {
     this.redis = redis as Commands;
@@ -97,7 +97,7 @@ export class AudienceStore {
     }
   }
 
-  get client(): Redis {
+  get client(): RedisClient {
     return this.redis;
   }
 

@@ -1,10 +1,10 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { type Job, type Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { AppConfig } from '../platform/config/config.js';
 import { APP_CONFIG } from '../platform/config/config.module.js';
-import { workerConnectionOptions } from '../platform/redis/redis.module.js';
+import { connectRedis, type RedisClient } from '../platform/redis/connection.js';
+import { RedisKeys } from '../platform/redis/keys.js';
 import type { SyncReport } from './audience-sync.js';
 import { ENGAGE_QUEUE, ENGAGE_SCHEDULER_ID, ENGAGE_SYNC_JOB, type EngageSyncJobData } from './engage.queues.js';
 import { EngageService } from './engage.service.js';
@@ -16,21 +16,22 @@ const SCHEDULER_RETRY_MS = 30_000;
 export class EngageSyncWorker implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('EngageSync');
   private worker?: Worker<EngageSyncJobData, SyncReport>;
-  private connection?: Redis;
+  private connection?: RedisClient;
   private retryTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly engage: EngageService,
     @InjectQueue(ENGAGE_QUEUE) private readonly queue: Queue<EngageSyncJobData, SyncReport>,
+    private readonly keys: RedisKeys,
   ) {}
 
   async onModuleInit(): Promise<void> {
     // The global concurrency is set before this worker can take a job (it is kept in Redis after the first boot).
     await this.schedule();
     this.worker = new Worker<EngageSyncJobData, SyncReport>(ENGAGE_QUEUE, (job) => this.process(job), {
-      connection: (this.connection = new Redis(this.config.redis.url, workerConnectionOptions())),
-      prefix: this.config.redis.prefix,
+      connection: (this.connection = connectRedis(this.config.redis, 'worker')),
+      prefix: this.keys.bullPrefix(0),
       concurrency: 1,
       maxStalledCount: 10,
     });

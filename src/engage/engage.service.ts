@@ -1,13 +1,13 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { type Queue, QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { AppConfig } from '../platform/config/config.js';
 import { APP_CONFIG } from '../platform/config/config.module.js';
 import { formatDuration } from '../platform/config/duration.js';
 import { DeliveryProducer } from '../delivery/delivery.producer.js';
 import { MetricsService } from '../platform/metrics/metrics.service.js';
-import { REDIS, RedisKeys, workerConnectionOptions } from '../platform/redis/redis.module.js';
+import { connectRedis } from '../platform/redis/connection.js';
+import { REDIS, type RedisClient, RedisKeys } from '../platform/redis/redis.module.js';
 import { AudienceSync, type SyncReport } from './audience-sync.js';
 import { AudienceStore, type LastSync } from './audience.store.js';
 import { EngageMetrics } from './engage.metrics.js';
@@ -49,14 +49,14 @@ const MANUAL_SYNC_WAIT_MS = 60_000;
 export class EngageService implements OnApplicationShutdown {
   readonly store: AudienceStore;
   private queueEvents?: QueueEvents;
-  private eventsConnection?: Redis;
+  private eventsConnection?: RedisClient;
   private readonly logger = new Logger('Engage');
   private lastAudienceLimitLog = -Infinity;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(REDIS) redis: Redis,
-    keys: RedisKeys,
+    @Inject(REDIS) redis: RedisClient,
+    private readonly keys: RedisKeys,
     private readonly producer: DeliveryProducer,
     @InjectQueue(ENGAGE_QUEUE) readonly queue: Queue<EngageSyncJobData, SyncReport>,
     private readonly metrics: EngageMetrics,
@@ -148,8 +148,8 @@ export class EngageService implements OnApplicationShutdown {
   private async events(): Promise<QueueEvents> {
     if (!this.queueEvents) {
       this.queueEvents = new QueueEvents(ENGAGE_QUEUE, {
-        connection: (this.eventsConnection = new Redis(this.config.redis.url, workerConnectionOptions())),
-        prefix: this.config.redis.prefix,
+        connection: (this.eventsConnection = connectRedis(this.config.redis, 'worker')),
+        prefix: this.keys.bullPrefix(0),
       });
     }
     await this.queueEvents.waitUntilReady();

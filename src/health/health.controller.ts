@@ -1,15 +1,12 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { AppConfig } from '../platform/config/config.js';
 import { APP_CONFIG } from '../platform/config/config.module.js';
 import { BacklogCounter } from '../delivery/backlog.counter.js';
-import { QUEUES } from '../delivery/queues.js';
+import { DeliveryQueues } from '../delivery/delivery-queues.js';
 import { readRedisMemory } from '../platform/redis/redis-memory.js';
-import { REDIS } from '../platform/redis/redis.module.js';
+import { REDIS, type RedisClient } from '../platform/redis/redis.module.js';
 import { withTimeout } from '../platform/redis/with-timeout.js';
 
 const CHECK_TIMEOUT_MS = 1000;
@@ -22,8 +19,8 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    @Inject(REDIS) private readonly redis: Redis,
-    @InjectQueue(QUEUES.delivery) private readonly queue: Queue,
+    @Inject(REDIS) private readonly redis: RedisClient,
+    private readonly queues: DeliveryQueues,
     private readonly backlog: BacklogCounter,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -74,7 +71,7 @@ export class HealthController {
       // BullMQ waits for a connection that is down; the probe must answer anyway.
       if (this.redis.status !== 'ready') throw new Error(`Redis is ${this.redis.status}`);
       const counts = await withTimeout(
-        this.queue.getJobCounts(...BACKLOG_STATES, 'failed'),
+        this.queues.counts(...BACKLOG_STATES, 'failed'),
         CHECK_TIMEOUT_MS,
         () => new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`),
       );

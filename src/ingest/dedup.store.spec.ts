@@ -9,13 +9,20 @@ const at = new Date('2026-11-29T16:30:00.123Z');
 
 describe('dedup values', () => {
   it('reads back when, which job and where in it', () => {
-    expect(parseDedupValue('1795969800123:4711/0')).toEqual({ receivedAt: at.getTime(), job: { id: '4711', index: 0 } });
-    expect(parseDedupValue('1795969800123:4711/999')).toEqual({ receivedAt: at.getTime(), job: { id: '4711', index: 999 } });
+    expect(parseDedupValue('1795969800123:4711/0')).toEqual({ receivedAt: at.getTime(), job: { shard: 0, id: '4711', index: 0 } });
+    expect(parseDedupValue('1795969800123:4711/999')).toEqual({ receivedAt: at.getTime(), job: { shard: 0, id: '4711', index: 999 } });
   });
 
   it('keeps job ids with colons and slashes whole', () => {
-    expect(parseDedupValue('1795969800123:custom:id-1/7')).toEqual({ receivedAt: at.getTime(), job: { id: 'custom:id-1', index: 7 } });
-    expect(parseDedupValue('1795969800123:a/b/7')).toEqual({ receivedAt: at.getTime(), job: { id: 'a/b', index: 7 } });
+    expect(parseDedupValue('1795969800123:custom:id-1/7')).toEqual({
+      receivedAt: at.getTime(),
+      job: { shard: 0, id: 'custom:id-1', index: 7 },
+    });
+    expect(parseDedupValue('1795969800123:a/b/7')).toEqual({ receivedAt: at.getTime(), job: { shard: 0, id: 'a/b', index: 7 } });
+  });
+
+  it('reads the shard of the job', () => {
+    expect(parseDedupValue('1795969800123:11.4711/3')).toEqual({ receivedAt: at.getTime(), job: { shard: 11, id: '4711', index: 3 } });
   });
 
   it('reads an entry without a job, and nothing from what it never wrote', () => {
@@ -41,7 +48,7 @@ describe('DedupStore (Redis at 127.0.0.1:6379)', () => {
 
   beforeAll(() => {
     redis = new Redis('redis://127.0.0.1:6379');
-    store = new DedupStore(redis, config, keys, { key: () => backlogKey } as BacklogCounter);
+    store = new DedupStore(redis, config, keys, { key: () => backlogKey } as unknown as BacklogCounter);
   });
   afterAll(async () => {
     const written = await redis.keys(`${prefix}:*`);
@@ -52,7 +59,7 @@ describe('DedupStore (Redis at 127.0.0.1:6379)', () => {
   it('remembers each run’s ids with where they are in the job, for the window, and counts the backlog in the same command', async () => {
     expect(await store.seen(['a', 'b', 'c', 'd'])).toEqual([false, false, false, false]);
     await store.remember(
-      '42',
+      { shard: 0, id: '42' },
       [
         { messageIds: ['a', 'b'], receivedAt: at, start: 0 },
         { messageIds: [], receivedAt: at, start: 2 },
@@ -61,11 +68,11 @@ describe('DedupStore (Redis at 127.0.0.1:6379)', () => {
       3,
     );
     expect(await store.seen(['a', 'b', 'c', 'd'])).toEqual([true, true, true, false]);
-    expect(await store.lookup('a')).toEqual({ receivedAt: at.getTime(), job: { id: '42', index: 0 } });
-    expect(await store.lookup('b')).toEqual({ receivedAt: at.getTime(), job: { id: '42', index: 1 } });
-    expect(await store.lookup('c')).toEqual({ receivedAt: at.getTime() + 5, job: { id: '42', index: 2 } });
+    expect(await store.lookup('a')).toEqual({ receivedAt: at.getTime(), job: { shard: 0, id: '42', index: 0 } });
+    expect(await store.lookup('b')).toEqual({ receivedAt: at.getTime(), job: { shard: 0, id: '42', index: 1 } });
+    expect(await store.lookup('c')).toEqual({ receivedAt: at.getTime() + 5, job: { shard: 0, id: '42', index: 2 } });
     expect(await store.lookup('d')).toBeUndefined();
-    const ttl = await redis.pttl(keys.key('dedup', 'a'));
+    const ttl = await redis.pttl(keys.shardKey(0, 'dedup', 'a'));
     expect(ttl).toBeGreaterThan(3_590_000);
     expect(ttl).toBeLessThanOrEqual(3_600_000);
     expect(await redis.get(backlogKey)).toBe('3');

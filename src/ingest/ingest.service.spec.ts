@@ -5,6 +5,7 @@ import type { DeliveryProducer } from '../delivery/delivery.producer.js';
 import type { EngageService } from '../engage/engage.service.js';
 import { loadConfig } from '../platform/config/config.js';
 import { MetricsService } from '../platform/metrics/metrics.service.js';
+import type { JobRef } from '../platform/redis/keys.js';
 import type { KableEvent } from '../segment/kable-event.js';
 import type { Membership } from '../segment/membership.js';
 import type { EventTraceStore, IngestNote } from '../trace/event-trace.js';
@@ -39,16 +40,17 @@ function setup(options: { traced?: boolean; env?: Record<string, string> } = {})
   const memberships: Membership[] = [];
   const redis = { status: 'ready' };
   const producer = {
-    enqueueUncounted: jest.fn((events: KableEvent[]): Promise<string | undefined> => {
+    nextShard: () => 0,
+    enqueueUncounted: jest.fn((events: KableEvent[]): Promise<JobRef | undefined> => {
       if (events.length === 0) return Promise.resolve(undefined);
       jobs.push(events);
-      return Promise.resolve(String(jobs.length));
+      return Promise.resolve({ shard: 0, id: String(jobs.length) });
     }),
   };
   const dedup = {
     seen: jest.fn((ids: string[]) => Promise.resolve(ids.map((id) => window.has(id)))),
-    remember: jest.fn((jobId: string | undefined, runs: DedupRun[], backlogAdded: number): Promise<void> => {
-      remembered.push({ jobId, runs, backlogAdded });
+    remember: jest.fn((job: JobRef | undefined, runs: DedupRun[], backlogAdded: number): Promise<void> => {
+      remembered.push({ jobId: job?.id, runs, backlogAdded });
       for (const run of runs) for (const id of run.messageIds) window.add(id);
       return Promise.resolve();
     }),

@@ -1,11 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { DeliveryProducer } from '../delivery/delivery.producer.js';
 import { EngageService } from '../engage/engage.service.js';
 import type { AppConfig } from '../platform/config/config.js';
 import { APP_CONFIG } from '../platform/config/config.module.js';
 import { MetricsService } from '../platform/metrics/metrics.service.js';
-import { REDIS } from '../platform/redis/redis.module.js';
+import { REDIS, type RedisClient } from '../platform/redis/redis.module.js';
 import { withTimeout } from '../platform/redis/with-timeout.js';
 import { type DecisionContext, type DecisionSettings, decideMessage, decisionSettings } from '../segment/decision.js';
 import type { KableEvent } from '../segment/kable-event.js';
@@ -79,7 +78,7 @@ export class IngestService {
     private readonly dedup: DedupStore,
     private readonly traces: EventTraceStore,
     private readonly metrics: MetricsService,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     private readonly engage: EngageService,
   ) {
     this.settings = decisionSettings(config.kable);
@@ -153,11 +152,11 @@ export class IngestService {
       .catch((error: Error) => this.logger.warn(`could not record trace notes: ${error.message}`));
     const seen = await this.dedup.seen(requests.flatMap((r) => r.events.map((e) => e.transactionId)));
     const plan = planStore(requests, seen);
-    const jobId = await this.producer.enqueueUncounted(plan.events, 'ingest');
+    const job = await this.producer.enqueueUncounted(plan.events, 'ingest', this.producer.nextShard());
     // Queued but not remembered: a retry is queued again with the same transactionId, which Kable
     // discards; the backlog counter, counted in the same command, heals when the queue is next empty.
     await this.dedup
-      .remember(jobId, plan.runs, plan.events.length)
+      .remember(job, plan.runs, plan.events.length)
       .catch((error: Error) => this.logger.warn(`could not record messageIds for deduplication: ${error.message}`));
     await notes;
     return plan.queued;

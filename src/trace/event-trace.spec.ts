@@ -42,10 +42,16 @@ describe('the record of an event', () => {
       ['req-b', 1],
     ],
   };
-  const inJob = { id: '7', index: 2 };
+  const inJob = { shard: 2, id: '7', index: 2 };
 
   it('is the job record when the job was delivered whole, naming the request of the event', () => {
-    expect(eventRecord(undefined, job, inJob)).toEqual({ stage: 'delivered', at: 2000, jobId: '7', attempts: 1, kableRequestId: 'req-b' });
+    expect(eventRecord(undefined, job, inJob)).toEqual({
+      stage: 'delivered',
+      at: 2000,
+      jobId: '2.7',
+      attempts: 1,
+      kableRequestId: 'req-b',
+    });
   });
 
   it('is the newer of the job record and the event record (a stalled job run again)', () => {
@@ -141,11 +147,11 @@ describe('EventTraceStore (Redis at 127.0.0.1:6379)', () => {
   });
 
   it('reads an event of a job delivered whole from the job record', async () => {
-    await traces.writeJob('77', { at: 10, attempts: 1, runs: [['req-1', 3]] });
-    expect(await traces.record('j-event', { id: '77', index: 2 })).toEqual({
+    await traces.writeJob({ shard: 0, id: '77' }, { at: 10, attempts: 1, runs: [['req-1', 3]] });
+    expect(await traces.record('j-event', { shard: 0, id: '77', index: 2 })).toEqual({
       stage: 'delivered',
       at: 10,
-      jobId: '77',
+      jobId: '0.77',
       attempts: 1,
       kableRequestId: 'req-1',
     });

@@ -1,15 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import type { AppConfig } from '../platform/config/config.js';
 import { APP_CONFIG } from '../platform/config/config.module.js';
-import { REDIS, RedisKeys } from '../platform/redis/redis.module.js';
+import { REDIS, type RedisClient, RedisKeys } from '../platform/redis/redis.module.js';
 import { isWellFormed, LIMITS } from '../segment/segment-message.js';
+import { formatJobRef, type JobRef } from '../platform/redis/keys.js';
 
 /*
  * Trace records, kept for the trace window (EVENT_TRACE_WINDOW; 0 = none). Only this file knows their keys and format:
- * - `{prefix}:trace:{id}`: a `TraceRecord`, written by ingest for skipped messages and by the
+ * - `trace:{id}` in the id's shard: a `TraceRecord`, written by ingest for skipped messages and by the
  *   delivery worker after each attempt that did not simply deliver a whole ingest job.
- * - `{prefix}:job-trace:{jobId}`: a `JobTraceRecord`, one per ingest job delivered whole at its first
+ * - `job-trace:{jobId}` in the job's shard: a `JobTraceRecord`, one per ingest job delivered whole at its first
  *   attempt (the common case), instead of one key per event.
  * - `{prefix}:rejected:{code}:records` and `:order`: the latest REJECTED_SAMPLE_SIZE rejections per
  *   reason; `{prefix}:rejected:reasons` names the reasons.
@@ -55,21 +55,21 @@ export const TRACE_ANSWER_CHARS = 500;
 /** Rejections keep a sample per reason, not a key each: a sender sending garbage fills nothing. */
 export const REJECTED_SAMPLE_SIZE = 100;
 
-/** KEYS: trace keys. ARGV: the trace window, then one record per key. */
+/** KEYS: trace keys (of one shard). ARGV: the trace window, then one record per key. */
 const WRITE_TRACES = `for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[1]) end return #KEYS`;
 
+/** WRITE_TRACES for skipped notes, which never replace a trace key that exists. */
+const WRITE_SKIPPED = `for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[1], 'NX') end return #KEYS`;
+
 /**
- * KEYS: the trace keys of the N skipped notes, then (with S > 0 reasons) the reasons set and, per
- * reason, its records hash and order list. ARGV: the trace window, N, S, the sample size, the N
- * records, then per reason its code, its number of samples and (messageId, record) for each.
- * A skipped note never replaces a trace key that exists. A sample keeps the latest ids of its
- * reason: each hash field has one entry in `order`, and past the sample size the oldest is dropped.
+ * KEYS: the reasons set and, per reason, its records hash and order list (all in shard 0). ARGV:
+ * the trace window, the number of reasons S, the sample size, then per reason its code, its number
+ * of samples and (messageId, record) for each. A sample keeps the latest ids of its reason: each
+ * hash field has one entry in `order`, and past the sample size the oldest is dropped.
  */
-const WRITE_NOTES = `
-local ttl, notes, reasons, size = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-for i = 1, notes do redis.call('SET', KEYS[i], ARGV[4 + i], 'PX', ttl, 'NX') end
-if reasons == 0 then return #KEYS end
-local set, k, a = KEYS[notes + 1], notes + 2, 5 + notes
+const WRITE_REJECTED = `
+local ttl, reasons, size = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local set, k, a = KEYS[1], 2, 4
 for s = 1, reasons do
   local records, order = KEYS[k], KEYS[k + 1]
   local code, count = ARGV[a], tonumber(ARGV[a + 1])
@@ -118,11 +118,17 @@ export function requestRuns(requestIds: Array<string | undefined>): JobTraceReco
 export function eventRecord(
   own: TraceRecord | undefined,
   job: JobTraceRecord | undefined,
-  inJob: { id: string; index: number } | undefined,
+  inJob: (JobRef & { index: number }) | undefined,
 ): TraceRecord | undefined {
   if (!job || !inJob) return own;
   if (own && own.stage !== 'skipped' && own.at > job.at) return own;
-  return { stage: 'delivered', at: job.at, jobId: inJob.id, attempts: job.attempts, kableRequestId: requestIdAt(job.runs, inJob.index) };
+  return {
+    stage: 'delivered',
+    at: job.at,
+    jobId: formatJobRef(inJob),
+    attempts: job.attempts,
+    kableRequestId: requestIdAt(job.runs, inJob.index),
+  };
 }
 
 /** The rejected notes of a request grouped by code, only the last `size` of each (the earlier ones would be pushed out at once). */
@@ -161,7 +167,7 @@ function traceable(messageId: string): boolean {
 @Injectable()
 export class EventTraceStore {
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly keys: RedisKeys,
   ) {}
@@ -180,11 +186,28 @@ export class EventTraceStore {
   }
 
   private traceKey(messageId: string): string {
-    return this.keys.key('trace', messageId);
+    return this.keys.shardKey(this.keys.shardOf(messageId), 'trace', messageId);
   }
 
-  private jobTraceKey(jobId: string): string {
-    return this.keys.key('job-trace', jobId);
+  private jobTraceKey(job: JobRef): string {
+    return this.keys.shardKey(job.shard, 'job-trace', job.id);
+  }
+
+  /** Runs `script` once per shard over the records' keys (each a key of its id's shard), ARGV: the trace window, then the records. */
+  private async writeByShard(script: string, records: Array<[messageId: string, record: string]>): Promise<void> {
+    const shards = new Map<number, { keys: string[]; values: string[] }>();
+    for (const [id, record] of records) {
+      const shard = this.keys.shardOf(id);
+      let entry = shards.get(shard);
+      if (!entry) shards.set(shard, (entry = { keys: [], values: [] }));
+      entry.keys.push(this.keys.shardKey(shard, 'trace', id));
+      entry.values.push(record);
+    }
+    await Promise.all(
+      [...shards.values()].map(({ keys, values }) =>
+        this.redis.eval(script, keys.length, ...keys, this.config.eventTraceWindowMs, ...values),
+      ),
+    );
   }
 
   private rejectedKeys(code: string): { records: string; order: string } {
@@ -195,20 +218,21 @@ export class EventTraceStore {
     return this.keys.key('rejected', 'reasons');
   }
 
-  /** Writes one record per event, all in one command (a pipeline of SETs cost the worker more CPU than anything else per event). */
+  /** Writes one record per event, one command per shard (a pipeline of SETs cost the worker more CPU than anything else per event). */
   async write(records: Array<[messageId: string, record: TraceRecord]>): Promise<void> {
-    const ttl = this.config.eventTraceWindowMs;
-    if (records.length === 0 || ttl === 0) return;
-    const keys = records.map(([id]) => this.traceKey(id));
-    await this.redis.eval(WRITE_TRACES, keys.length, ...keys, ttl, ...records.map(([, record]) => JSON.stringify(record)));
+    if (records.length === 0 || !this.enabled) return;
+    await this.writeByShard(
+      WRITE_TRACES,
+      records.map(([id, record]) => [id, JSON.stringify(record)]),
+    );
   }
 
   /** Records that all events of an ingest job were delivered: one key for the whole job. */
-  async writeJob(jobId: string, record: JobTraceRecord): Promise<void> {
-    await this.redis.set(this.jobTraceKey(jobId), JSON.stringify(record), 'PX', this.config.eventTraceWindowMs);
+  async writeJob(job: JobRef, record: JobTraceRecord): Promise<void> {
+    await this.redis.set(this.jobTraceKey(job), JSON.stringify(record), 'PX', this.config.eventTraceWindowMs);
   }
 
-  /** Ingest's notes of skipped and rejected messages, in one command; ids that cannot name a key are left out. */
+  /** Ingest's notes of skipped and rejected messages: one command per shard; ids that cannot name a key are left out. */
   async writeNotes(notes: IngestNote[]): Promise<void> {
     if (!this.enabled) return;
     const skipped: Array<[string, string]> = [];
@@ -216,26 +240,31 @@ export class EventTraceStore {
     for (const [id, record] of notes) {
       if (!traceable(id)) continue;
       if (record.stage === 'rejected') rejected.push([id, record]);
-      else skipped.push([this.traceKey(id), JSON.stringify(record)]);
+      else skipped.push([id, JSON.stringify(record)]);
     }
-    if (skipped.length === 0 && rejected.length === 0) return;
-    const samples = sampleRejected(rejected);
-    const keys = skipped.map(([key]) => key);
-    const args: Array<string | number> = [this.config.eventTraceWindowMs, skipped.length, samples.size, REJECTED_SAMPLE_SIZE];
-    args.push(...skipped.map(([, record]) => record));
-    if (samples.size > 0) keys.push(this.rejectedReasonsKey());
-    for (const [code, sample] of samples) {
-      const { records, order } = this.rejectedKeys(code);
-      keys.push(records, order);
-      args.push(code, sample.length, ...sample.flat());
+    const writes: Array<Promise<unknown>> = [];
+    if (skipped.length > 0) writes.push(this.writeByShard(WRITE_SKIPPED, skipped));
+    if (rejected.length > 0) {
+      const samples = sampleRejected(rejected);
+      const keys = [this.rejectedReasonsKey()];
+      const args: Array<string | number> = [this.config.eventTraceWindowMs, samples.size, REJECTED_SAMPLE_SIZE];
+      for (const [code, sample] of samples) {
+        const { records, order } = this.rejectedKeys(code);
+        keys.push(records, order);
+        args.push(code, sample.length, ...sample.flat());
+      }
+      writes.push(this.redis.eval(WRITE_REJECTED, keys.length, ...keys, ...args));
     }
-    await this.redis.eval(WRITE_NOTES, keys.length, ...keys, ...args);
+    await Promise.all(writes);
   }
 
   /** What the trace says happened to a message; `inJob`: where its dedup entry says it was queued. */
-  async record(messageId: string, inJob?: { id: string; index: number }): Promise<TraceRecord | undefined> {
-    const keys = inJob ? [this.traceKey(messageId), this.jobTraceKey(inJob.id)] : [this.traceKey(messageId)];
-    const [own, job] = await this.redis.mget(keys);
+  async record(messageId: string, inJob?: JobRef & { index: number }): Promise<TraceRecord | undefined> {
+    // Two keys, two slots: the id's shard and the job's.
+    const [own, job] = await Promise.all([
+      this.redis.get(this.traceKey(messageId)),
+      inJob ? this.redis.get(this.jobTraceKey(inJob)) : null,
+    ]);
     return eventRecord(
       own === null || own === undefined ? undefined : (JSON.parse(own) as TraceRecord),
       job === null || job === undefined ? undefined : (JSON.parse(job) as JobTraceRecord),

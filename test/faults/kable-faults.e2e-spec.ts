@@ -78,7 +78,7 @@ describe('faults: Kable misbehaves', () => {
       // A second worker process on the same queue: the pause must hold for every worker, not just the one that got the 429.
       second = await createApp({ ...h.config, role: 'worker' }, { logger: false });
       await second.init();
-      const limiterKey = `${h.prefix}:${QUEUES.delivery}:limiter`;
+      const limiterKey = h.key(QUEUES.delivery, 'limiter');
       let arrived = 0;
       h.kable.respondWith(() =>
         arrived++ === 0 ? { status: 429, headers: { 'retry-after': '2' }, body: { message: 'Too Many Requests' } } : undefined,
@@ -112,7 +112,7 @@ describe('faults: Kable misbehaves', () => {
       expect(Math.min(...gaps)).toBeGreaterThanOrEqual(2000 - 50);
 
       // The job that met the 429 completed on its first counted attempt: the wait did not use one.
-      const queue = new Queue<DeliverJobData>(QUEUES.delivery, { connection: h.redis.duplicate(), prefix: h.prefix });
+      const queue = new Queue<DeliverJobData>(QUEUES.delivery, { connection: h.redis.duplicate(), prefix: h.keys.bullPrefix(0) });
       try {
         const completed = await queue.getCompleted();
         const decoded = completed.map((j) => ({ j, events: decodeJobEvents(j.data) }));

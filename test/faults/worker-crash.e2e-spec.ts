@@ -55,7 +55,7 @@ describe('faults: the worker process is killed (SIGKILL) mid-delivery', () => {
     const deliveredByFirst = h.kable.count;
 
     // The dead worker's jobs are still marked active in Redis, holding locks no one renews.
-    const queue = new Queue<DeliverJobData>(QUEUES.delivery, { connection: h.redis.duplicate(), prefix: h.prefix });
+    const queue = new Queue<DeliverJobData>(QUEUES.delivery, { connection: h.redis.duplicate(), prefix: h.keys.bullPrefix(0) });
     try {
       const counts = await queue.getJobCounts('active', 'waiting', 'completed');
       expect(counts.active).toBeGreaterThan(0);
@@ -71,7 +71,7 @@ describe('faults: the worker process is killed (SIGKILL) mid-delivery', () => {
       expect(tally.accepted).toBe(400);
       expectInvariant(tally);
       // Every job the API created (concurrent requests may share one: group commit) completes.
-      const created = Number(await h.redis.get(`${h.prefix}:${QUEUES.delivery}:id`));
+      const created = Number(await h.redis.get(h.key(QUEUES.delivery, 'id')));
       expect(created).toBeGreaterThan(0);
       expect(created).toBeLessThanOrEqual(40);
       await waitFor(

@@ -1,8 +1,12 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
+import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createApp } from '../../src/app.setup.js';
+import { DeliveryQueues } from '../../src/delivery/delivery-queues.js';
+import type { DeliverJobData } from '../../src/delivery/queues.js';
 import { type AppConfig, loadConfig } from '../../src/platform/config/config.js';
+import { RedisKeys } from '../../src/platform/redis/keys.js';
 import { KableEmulator } from '../../tools/kable-emulator.js';
 import { waitFor } from './wait.js';
 
@@ -19,6 +23,11 @@ export interface Harness {
   config: AppConfig & { raw: Record<string, string> };
   redis: Redis;
   prefix: string;
+  /** The service's key scheme (RedisKeys): `key(...)` names a key of shard 0, where every unsharded record lives. */
+  keys: RedisKeys;
+  key(...parts: string[]): string;
+  /** The delivery queue of a shard (0 unless REDIS_SHARDS is set). */
+  deliveryQueue(shard?: number): Queue<DeliverJobData>;
   /** Stops the app (and the emulator, unless it was passed in); `keepKeys` leaves Redis as it is, for a restart. */
   close(options?: { keepKeys?: boolean }): Promise<void>;
 }
@@ -66,6 +75,7 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address() as { port: number };
   const redis = new Redis(REDIS_URL);
+  const keys = new RedisKeys(config);
   return {
     app,
     url: `http://127.0.0.1:${address.port}`,
@@ -73,6 +83,9 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
     config,
     redis,
     prefix,
+    keys,
+    key: (...parts) => keys.key(...parts),
+    deliveryQueue: (shard = 0) => app.get(DeliveryQueues).at(shard),
     async close({ keepKeys = false } = {}) {
       await app.close();
       if (ownsKable) await kable.stop();

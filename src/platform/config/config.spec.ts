@@ -28,7 +28,17 @@ describe('loadConfig', () => {
       retryHorizonMs: 4 * 3_600_000,
     });
     expect(config.segment).toEqual({ writeKeys: ['wk1', 'wk2'], sharedSecret: undefined, firstItemSignature: 'reject' });
-    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'kable' });
+    expect(config.redis).toEqual({
+      topology: { kind: 'single', url: 'redis://127.0.0.1:6379' },
+      tls: false,
+      tlsCa: undefined,
+      username: undefined,
+      password: undefined,
+      urlIgnored: false,
+      prefix: 'kable',
+      shards: 1,
+      minReplicasAck: 0,
+    });
     expect(config.http.port).toBe(3000);
     expect(config.dedupWindowMs).toBe(24 * 3_600_000);
     expect(config.role).toBe('all');
@@ -87,7 +97,7 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL must be a redis:// or rediss:// URL'],
     [{ PORT: '70000' }, 'PORT must be a whole number from 1 to 65535'],
     [{ SERVICE_ROLE: 'both' }, 'SERVICE_ROLE must be one of: all, api, worker'],
-    [{ DEDUP_WINDOW: '30s' }, 'DEDUP_WINDOW must be between 1m and 30d'],
+    [{ DEDUP_WINDOW: '30s' }, 'DEDUP_WINDOW must be between 1m and 35d'],
     [{ ENGAGE_SYNC_INTERVAL: '2 hours' }, 'ENGAGE_SYNC_INTERVAL must be a duration such as 2h30m'],
     [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN must be at least 16 characters'],
     [{ ADMIN_TOKEN: 'wk1-but-sixteen-chars', SEGMENT_WRITE_KEYS: 'wk1-but-sixteen-chars' }, 'ADMIN_TOKEN must differ from every write key'],
@@ -200,6 +210,85 @@ describe('SETTINGS', () => {
     expect(loadConfig(base).logFormat).toBe('json');
     expect(loadConfig({ ...base, NODE_ENV: 'development' }).logFormat).toBe('pretty');
     expect(loadConfig({ ...base, NODE_ENV: 'development', LOG_FORMAT: 'json' }).logFormat).toBe('json');
+  });
+});
+
+describe('Redis topology settings', () => {
+  const redis = (env: Record<string, string>) => loadConfig({ ...base, ...env }).redis;
+
+  it('reads a cluster, its TLS and its shards, and says REDIS_URL is then ignored', () => {
+    expect(redis({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001,[::1]:7002' })).toMatchObject({
+      topology: {
+        kind: 'cluster',
+        nodes: [
+          { host: '10.0.0.1', port: 7000 },
+          { host: '10.0.0.2', port: 7001 },
+          { host: '::1', port: 7002 },
+        ],
+      },
+      tls: false,
+      shards: 12,
+      urlIgnored: false,
+    });
+    expect(
+      redis({ REDIS_CLUSTER_NODES: 'rediss://a:7000,rediss://b:7000', REDIS_URL: 'redis://old:6379', REDIS_SHARDS: '6' }),
+    ).toMatchObject({
+      tls: true,
+      shards: 6,
+      urlIgnored: true,
+    });
+  });
+
+  it('reads Sentinel with the name it monitors the primary under', () => {
+    expect(redis({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_NAME: 'kable', REDIS_MIN_REPLICAS_ACK: '1' })).toMatchObject({
+      topology: {
+        kind: 'sentinel',
+        sentinels: [
+          { host: 's1', port: 26379 },
+          { host: 's2', port: 26379 },
+        ],
+        name: 'kable',
+      },
+      shards: 1,
+      minReplicasAck: 1,
+    });
+  });
+
+  it('refuses both topologies at once, Sentinel without a name, WAIT on a cluster, and bad lists', () => {
+    expect(problems({ ...base, REDIS_CLUSTER_NODES: 'a:1', REDIS_SENTINELS: 'b:2', REDIS_SENTINEL_NAME: 'x' })).toEqual([
+      'REDIS_CLUSTER_NODES and REDIS_SENTINELS are both set: set one (a Redis Cluster, or a primary found through Sentinel)',
+    ]);
+    expect(problems({ ...base, REDIS_SENTINELS: 'b:2' })).toEqual([
+      'REDIS_SENTINEL_NAME is required with REDIS_SENTINELS: the name Sentinel monitors the primary under',
+    ]);
+    expect(problems({ ...base, REDIS_CLUSTER_NODES: 'a:1', REDIS_MIN_REPLICAS_ACK: '1' })).toEqual([
+      'REDIS_MIN_REPLICAS_ACK works with one Redis or Sentinel, not with REDIS_CLUSTER_NODES: unset it',
+    ]);
+    expect(problems({ ...base, REDIS_CLUSTER_NODES: 'a:1,b' })).toEqual([
+      'REDIS_CLUSTER_NODES must list Redis Cluster seed nodes as comma-separated host:port (rediss://host:port for TLS)',
+    ]);
+    expect(problems({ ...base, REDIS_SENTINELS: 'rediss://a:1,b:2', REDIS_SENTINEL_NAME: 'x' })).toEqual([
+      'REDIS_SENTINELS mixes rediss:// and plain entries: use TLS for all of them or for none',
+    ]);
+    expect(problems({ ...base, REDIS_SHARDS: '0' })).toEqual(['REDIS_SHARDS must be a whole number from 1 to 64']);
+  });
+
+  it('reads the CA file at boot and says what is wrong with it without quoting it', () => {
+    expect(problems({ ...base, REDIS_TLS_CA: '/nonexistent/ca.pem' })).toEqual([
+      'REDIS_TLS_CA must name a readable PEM file holding the CA certificate (ENOENT)',
+    ]);
+    expect(problems({ ...base, REDIS_TLS_CA: '/etc/hostname' })).toEqual([
+      'REDIS_TLS_CA must name a PEM file holding the CA certificate (it has no BEGIN CERTIFICATE line)',
+    ]);
+  });
+
+  it('takes REDIS_USERNAME and REDIS_PASSWORD, and a rediss:// URL as TLS', () => {
+    expect(redis({ REDIS_URL: 'rediss://cache.example.com:6380', REDIS_USERNAME: 'kable', REDIS_PASSWORD: 'pw' })).toMatchObject({
+      topology: { kind: 'single', url: 'rediss://cache.example.com:6380' },
+      tls: true,
+      username: 'kable',
+      password: 'pw',
+    });
   });
 });
 

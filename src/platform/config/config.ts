@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseEventNameKey, parseEventSelection } from '../../segment/event-selection.js';
 import { isDotPath, parsePropertyMappings, type PropertyMapping } from '../../segment/property-mappings.js';
 import { duration, int, oneOf, parsed, text, type Read, type Setting, type ValueOf } from './settings.js';
@@ -84,7 +85,26 @@ export const SETTINGS = {
       };
     },
   }),
-  REDIS_URL: text({ default: 'redis://127.0.0.1:6379', match: /^rediss?:\/\/\S+$/, message: 'must be a redis:// or rediss:// URL' }),
+  /** Unset: redis://127.0.0.1:6379. Ignored when REDIS_CLUSTER_NODES or REDIS_SENTINELS is set. */
+  REDIS_URL: text({ match: /^rediss?:\/\/\S+$/, message: 'must be a redis:// or rediss:// URL', secret: true }),
+  REDIS_CLUSTER_NODES: parsed({ parse: (value, name) => readNodes(value, name, 'Redis Cluster seed nodes') }),
+  REDIS_SENTINELS: parsed({ parse: (value, name) => readNodes(value, name, 'Sentinels') }),
+  REDIS_SENTINEL_NAME: text({
+    match: /^[A-Za-z0-9._-]{1,64}$/,
+    message: 'must be the name Sentinel monitors the primary under (sentinel monitor NAME …)',
+  }),
+  REDIS_USERNAME: text({ match: /^\S{1,128}$/, message: 'must be an ACL user name (no spaces)' }),
+  REDIS_PASSWORD: text({ secret: true }),
+  REDIS_TLS_CA: parsed({ parse: readCaFile }),
+  REDIS_MIN_REPLICAS_ACK: int({ default: 0, min: 0, max: 16 }),
+  /** Unset: 12 on a Redis Cluster, else 1. */
+  REDIS_SHARDS: parsed({
+    parse: (value, name): Read<number | undefined> => {
+      if (value === undefined) return { value: undefined };
+      const n = /^\d+$/.test(value) ? Number(value) : NaN;
+      return n >= 1 && n <= 64 ? { value: n } : { problem: `${name} must be a whole number from 1 to 64` };
+    },
+  }),
   REDIS_PREFIX: text({ default: 'kable', match: /^[A-Za-z0-9_-]{1,32}$/, message: 'must be 1-32 letters, digits, "_" or "-"' }),
   PORT: int({ default: 3000, min: 1, max: 65535, message: 'must be a port number from 1 to 65535' }),
   HOST: text({ default: '0.0.0.0' }),
@@ -93,9 +113,9 @@ export const SETTINGS = {
   HTTP_KEEP_ALIVE_TIMEOUT: duration({ default: '65s', min: '1s', max: '10m', example: '65s' }),
   HTTP_MAX_CONNECTIONS: int({ default: 10_000, min: 16, max: 1_000_000 }),
   SERVICE_ROLE: oneOf(['all', 'api', 'worker'], { default: 'all' }),
-  DEDUP_WINDOW: duration({ default: '24h', min: '1m', max: '30d', example: '24h' }),
+  DEDUP_WINDOW: duration({ default: '24h', min: '1m', max: '35d', example: '24h' }),
   /** Unset: the deduplication window. */
-  EVENT_TRACE_WINDOW: duration({ min: '0', max: '30d', example: '2h, or 0 to keep no event traces' }),
+  EVENT_TRACE_WINDOW: duration({ min: '0', max: '35d', example: '2h, or 0 to keep no event traces' }),
   DELIVERY_CONCURRENCY: int({ default: 2000, min: 1, max: 10_000 }),
   DELIVERY_LOCK_DURATION: duration({ default: '30s', min: '1s', max: '10m', example: '30s' }),
   ADMIN_TOKEN: text({ minLength: 16, message: 'must be at least 16 characters (a long random string)', secret: true }),
@@ -144,7 +164,7 @@ function buildConfig(s: Settings) {
       /** `reject` refuses an array whose X-Signature covers only its first item; `accept` takes it (its other items are not authenticated). */
       firstItemSignature: s.SEGMENT_WEBHOOK_FIRST_ITEM_SIGNATURE,
     },
-    redis: { url: s.REDIS_URL, prefix: s.REDIS_PREFIX },
+    redis: redisConfig(s),
     http: {
       port: s.PORT,
       host: s.HOST,
@@ -198,6 +218,15 @@ function crossChecks(s: Partial<Settings>): string[] {
   if (s.ADMIN_TOKEN !== undefined && s.SEGMENT_WRITE_KEYS?.includes(s.ADMIN_TOKEN)) {
     problems.push('ADMIN_TOKEN must differ from every write key in SEGMENT_WRITE_KEYS');
   }
+  if (s.REDIS_CLUSTER_NODES !== undefined && s.REDIS_SENTINELS !== undefined) {
+    problems.push('REDIS_CLUSTER_NODES and REDIS_SENTINELS are both set: set one (a Redis Cluster, or a primary found through Sentinel)');
+  }
+  if (s.REDIS_SENTINELS !== undefined && s.REDIS_SENTINEL_NAME === undefined) {
+    problems.push('REDIS_SENTINEL_NAME is required with REDIS_SENTINELS: the name Sentinel monitors the primary under');
+  }
+  if (s.REDIS_CLUSTER_NODES !== undefined && (s.REDIS_MIN_REPLICAS_ACK ?? 0) > 0) {
+    problems.push('REDIS_MIN_REPLICAS_ACK works with one Redis or Sentinel, not with REDIS_CLUSTER_NODES: unset it');
+  }
   if (s.HTTP_HEADERS_TIMEOUT !== undefined && s.HTTP_REQUEST_TIMEOUT !== undefined && s.HTTP_HEADERS_TIMEOUT > s.HTTP_REQUEST_TIMEOUT) {
     problems.push('HTTP_HEADERS_TIMEOUT must not be longer than HTTP_REQUEST_TIMEOUT');
   }
@@ -225,6 +254,85 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   problems.push(...crossChecks(read as Partial<Settings>));
   if (problems.length > 0) throw new ConfigError(problems);
   return buildConfig(read as Settings);
+}
+
+/** Where the service finds Redis: one server (REDIS_URL), a Redis Cluster, or a primary through Sentinel. */
+export type RedisTopology =
+  { kind: 'single'; url: string } | { kind: 'cluster'; nodes: HostPort[] } | { kind: 'sentinel'; sentinels: HostPort[]; name: string };
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** A list of `host:port` (or `redis://host:port`, `rediss://host:port` for TLS); every entry the same scheme. */
+interface NodeList {
+  nodes: HostPort[];
+  tls: boolean;
+}
+
+const NODE = /^(?:(rediss?):\/\/)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+function readNodes(value: string | undefined, name: string, what: string): Read<NodeList | undefined> {
+  if (value === undefined) return { value: undefined };
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  const nodes: HostPort[] = [];
+  const schemes = new Set<string>();
+  for (const entry of entries) {
+    const match = NODE.exec(entry);
+    const port = Number(match?.[3]);
+    if (!match || port < 1 || port > 65535) {
+      return { problem: `${name} must list ${what} as comma-separated host:port (rediss://host:port for TLS)` };
+    }
+    schemes.add(match[1] ?? 'redis');
+    nodes.push({ host: (match[2] ?? '').replace(/^\[|\]$/g, ''), port });
+  }
+  if (nodes.length === 0) return { problem: `${name} must list at least one host:port` };
+  if (schemes.size > 1) return { problem: `${name} mixes rediss:// and plain entries: use TLS for all of them or for none` };
+  return { value: { nodes, tls: schemes.has('rediss') } };
+}
+
+function readCaFile(value: string | undefined, name: string): Read<string | undefined> {
+  if (value === undefined) return { value: undefined };
+  try {
+    const pem = readFileSync(value, 'utf8');
+    if (pem.includes('-----BEGIN CERTIFICATE-----')) return { value: pem };
+    return { problem: `${name} must name a PEM file holding the CA certificate (it has no BEGIN CERTIFICATE line)` };
+  } catch (error) {
+    return {
+      problem: `${name} must name a readable PEM file holding the CA certificate (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    };
+  }
+}
+
+function redisConfig(s: Settings) {
+  const cluster = s.REDIS_CLUSTER_NODES;
+  const sentinels = s.REDIS_SENTINELS;
+  const url = s.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const topology: RedisTopology = cluster
+    ? { kind: 'cluster', nodes: cluster.nodes }
+    : sentinels
+      ? { kind: 'sentinel', sentinels: sentinels.nodes, name: s.REDIS_SENTINEL_NAME ?? '' }
+      : { kind: 'single', url };
+  return {
+    topology,
+    /** TLS: a rediss:// URL, or rediss:// entries in the node list. */
+    tls: cluster ? cluster.tls : sentinels ? sentinels.tls : url.startsWith('rediss://'),
+    /** A private CA's certificate (PEM) to check the servers' certificates against. */
+    tlsCa: s.REDIS_TLS_CA,
+    username: s.REDIS_USERNAME,
+    password: s.REDIS_PASSWORD,
+    /** REDIS_URL was set but a topology variable wins over it: said once at boot. */
+    urlIgnored: topology.kind !== 'single' && s.REDIS_URL !== undefined,
+    prefix: s.REDIS_PREFIX,
+    /** Hash-tagged shards of the delivery queue, dedup and traces (RedisKeys). */
+    shards: s.REDIS_SHARDS ?? (cluster ? 12 : 1),
+    /** Replicas that must have a write before ingest answers 200 (WAIT). */
+    minReplicasAck: s.REDIS_MIN_REPLICAS_ACK,
+  };
 }
 
 const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { readRedisMemory } from '../redis/redis-memory.js';
-import { REDIS } from '../redis/redis.module.js';
+import { REDIS, type RedisClient } from '../redis/redis.module.js';
 import { withTimeout } from '../redis/with-timeout.js';
 import { MetricsService } from './metrics.service.js';
 
@@ -12,7 +11,7 @@ export class RedisMemoryCollector implements OnModuleInit {
 
   constructor(
     private readonly metrics: MetricsService,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
   ) {}
 
   onModuleInit(): void {

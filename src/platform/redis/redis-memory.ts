@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { primaries, type RedisClient } from './connection.js';
 
 /** What to do when Redis is full, for log lines and health answers. */
 export const REDIS_FULL_ADVICE =
@@ -26,6 +26,14 @@ export function parseMemoryInfo(info: string): RedisMemory {
   return { usedBytes: field('used_memory'), maxBytes: field('maxmemory') };
 }
 
-export async function readRedisMemory(redis: Redis): Promise<RedisMemory> {
-  return parseMemoryInfo(await redis.info('memory'));
+/**
+ * Redis's memory: on a cluster, the fullest master's (each master refuses writes on its own when
+ * full), so that used/max says how close the service is to 503s.
+ */
+export async function readRedisMemory(redis: RedisClient): Promise<RedisMemory> {
+  const all = await Promise.all(primaries(redis).map(async (node) => parseMemoryInfo(await node.info('memory'))));
+  const fill = (m: RedisMemory) => (m.maxBytes > 0 ? m.usedBytes / m.maxBytes : 0);
+  return all.reduce((fullest, m) =>
+    fill(m) > fill(fullest) || (fill(m) === fill(fullest) && m.usedBytes > fullest.usedBytes) ? m : fullest,
+  );
 }

@@ -1,44 +1,36 @@
 import { Global, Inject, Injectable, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis, type RedisOptions } from 'ioredis';
 import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { connectRedis, type RedisClient } from './connection.js';
+import { RedisKeys } from './keys.js';
 
-/** The shared connection fails fast, so ingest answers 503 at once when Redis is down; it reconnects by itself. */
-export function commandConnectionOptions(): RedisOptions {
-  return {
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    commandTimeout: 2000,
-    connectTimeout: 2000,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
-  };
-}
-
-/** Worker connections wait for Redis forever (BullMQ requires maxRetriesPerRequest: null for blocking commands). */
-export function workerConnectionOptions(): RedisOptions {
-  return { maxRetriesPerRequest: null, retryStrategy: (times) => Math.min(times * 200, 2000) };
-}
+export { RedisKeys } from './keys.js';
+export type { RedisClient } from './connection.js';
 
 export const REDIS = Symbol('REDIS');
 
 @Injectable()
-export class RedisKeys {
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
-  /** Every key this service writes starts with the configured prefix (REDIS_PREFIX). */
-  key(...parts: string[]): string {
-    return [this.config.redis.prefix, ...parts].join(':');
-  }
-}
-
-@Injectable()
 class RedisCloser implements OnApplicationShutdown {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  constructor(@Inject(REDIS) private readonly redis: RedisClient) {}
   async onApplicationShutdown(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }
 
-/** Global: one connection and one key prefix per process, used by every record owner. */
+/** Says which Redis this process uses, once at boot; never the URL (it may hold a password). */
+function describe(redis: AppConfig['redis']): string {
+  const tls = redis.tls ? ', TLS' : '';
+  switch (redis.topology.kind) {
+    case 'cluster':
+      return `Redis Cluster through ${redis.topology.nodes.length} seed node(s)${tls}, ${redis.shards} shard(s)`;
+    case 'sentinel':
+      return `Redis primary "${redis.topology.name}" through ${redis.topology.sentinels.length} Sentinel(s)${tls}`;
+    case 'single':
+      return `one Redis (REDIS_URL)${tls}`;
+  }
+}
+
+/** Global: one connection and one key scheme per process, used by every record owner. */
 @Global()
 @Module({
   providers: [
@@ -46,8 +38,14 @@ class RedisCloser implements OnApplicationShutdown {
       provide: REDIS,
       inject: [APP_CONFIG],
       useFactory: async (config: AppConfig) => {
-        const redis = new Redis(config.redis.url, commandConnectionOptions());
         const logger = new Logger('Redis');
+        logger.log(`using ${describe(config.redis)}`);
+        if (config.redis.urlIgnored) {
+          logger.warn(
+            `REDIS_URL is ignored: ${config.redis.topology.kind === 'cluster' ? 'REDIS_CLUSTER_NODES' : 'REDIS_SENTINELS'} decides the topology`,
+          );
+        }
+        const redis = connectRedis(config.redis, 'command');
         let lastError = '';
         redis.on('error', (error: Error) => {
           if (error.message !== lastError) logger.error(`Redis connection error: ${error.message}`);
