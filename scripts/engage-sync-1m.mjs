@@ -65,7 +65,7 @@ async function main() {
   const app = await createApp(config);
   await app.init();
   const engage = app.get(EngageService);
-  const redis = new Redis(config.redis.url);
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const mb = (bytes) => Math.round(bytes / 1048576);
   const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
 

@@ -6,6 +6,7 @@
 //   SOAK_MINUTES=10 npm run soak
 //   REDIS_URL=redis://host:6379 npm run soak   # use that Redis instead (no Redis restarts then)
 //   SOAK_FAULTS=redis,kable npm run soak        # only the faults whose names contain these words
+//   SOAK_TOPOLOGY=cluster npm run soak          # on a 3-master Redis Cluster of its own; a master is killed and restarted
 //
 // Ends with one line: sent N, accepted N, delivered N, duplicates counted by Kable N, lost N.
 // Exit code 1 if anything accepted was lost or counted twice.
@@ -15,12 +16,14 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { RedisClusterProcs } from '../bench/lib/cluster.js';
 /** @type {typeof import('../tools/kable-emulator.js')} */
 const { KableEmulator } = await import(new URL('../dist-tools/kable-emulator.js', import.meta.url).href); // the build, typed by its source
 import { freePort, sleep, startFlags } from '../bench/lib/procs.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 3);
-const OWN_REDIS = process.env.REDIS_URL === undefined;
+const CLUSTER = process.env.SOAK_TOPOLOGY === 'cluster';
+const OWN_REDIS = process.env.REDIS_URL === undefined && !CLUSTER;
 const PREFIX = `soak${randomBytes(3).toString('hex')}`;
 const WRITE_KEY = 'wk_soak_0123456789';
 const KABLE = { apiKey: 'sk_test.soak-api-key-0123456789', clientId: 'kci_soak' };
@@ -74,6 +77,7 @@ async function stopRedis() {
   await redisExited;
 }
 if (OWN_REDIS) await startRedis();
+const cluster = CLUSTER ? await RedisClusterProcs.start(3) : undefined;
 
 // --- Kable ----------------------------------------------------------------------------------
 const kable = new KableEmulator(KABLE);
@@ -89,7 +93,7 @@ const baseEnv = {
   KABLE_CLIENT_ID: KABLE.clientId,
   KABLE_BASE_URL: kable.url,
   SEGMENT_WRITE_KEYS: WRITE_KEY,
-  REDIS_URL,
+  ...(cluster ? { REDIS_CLUSTER_NODES: cluster.seeds } : { REDIS_URL }),
   REDIS_PREFIX: PREFIX,
   HOST: '127.0.0.1',
   KABLE_FLUSH_INTERVAL: '200ms',
@@ -153,7 +157,8 @@ const api = new Service('api', 'api', await freePort());
 const workers = [new Service('worker1', 'worker', await freePort()), new Service('worker2', 'worker', await freePort())];
 await Promise.all([api, ...workers].map((s) => s.start()));
 const apiUrl = `http://127.0.0.1:${api.port}`;
-say(`service up (api :${api.port}, 2 workers), Kable emulator ${kable.url}, Redis ${REDIS_URL} prefix ${PREFIX}, logs ${logDir}`);
+const where = cluster ? `a 3-master Redis Cluster (${cluster.seeds})` : `Redis ${REDIS_URL}`;
+say(`service up (api :${api.port}, 2 workers), Kable emulator ${kable.url}, ${where} prefix ${PREFIX}, logs ${logDir}`);
 
 // --- load -----------------------------------------------------------------------------------
 const sent = new Set();
@@ -267,6 +272,13 @@ const faults = {
       await startRedis();
     },
   }),
+  ...(cluster && {
+    'redis cluster master SIGKILL and restart': async (ms) => {
+      const master = between(0, cluster.nodes.length - 1);
+      say(`  master ${master} (:${cluster.nodes[master]?.port})`);
+      await cluster.restartMaster(master, Math.min(ms, 4000));
+    },
+  }),
   'api SIGTERM': async (ms) => {
     const exit = await api.stop('SIGTERM');
     if (typeof exit !== 'object' || exit.code !== 0) say(`  api exited ${JSON.stringify(exit)} after SIGTERM`);
@@ -324,14 +336,17 @@ say(summary);
 // --- clean up -------------------------------------------------------------------------------
 await Promise.all([api, ...workers].map((s) => s.stop('SIGTERM')));
 await kable.stop();
-const redis = new Redis(REDIS_URL);
-let cursor = '0';
-do {
-  const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000);
-  cursor = next;
-  if (keys.length > 0) await redis.del(...keys);
-} while (cursor !== '0');
-redis.disconnect();
+if (cluster) await cluster.destroy();
+else {
+  const redis = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+  redis.disconnect();
+}
 if (OWN_REDIS) {
   await stopRedis();
   rmSync(String(redisDir), { recursive: true, force: true });
