@@ -97,6 +97,13 @@ else {
 }
 
 printTable(results);
+// Scenarios with more to say than the table holds (scenario 8's costs by command) print it here.
+for (const r of results) {
+  const lines = 'lines' in r && Array.isArray(r.lines) ? r.lines : [];
+  if (lines.length === 0) continue;
+  console.log(`\n[${r.id}] ${r.name}`);
+  for (const line of lines) console.log(`  ${line}`);
+}
 const file = join(args.out, 'results.json');
 writeFileSync(file, JSON.stringify({ machine, options: { ...args, out: undefined }, results }, null, 2) + '\n');
 const chart = join(args.out, 'results.svg');

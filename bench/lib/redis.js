@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './procs.js';
 
-export async function startRedis() {
-  if (process.env.REDIS_URL) {
+/** `own`: always a fresh redis-server of its own, even when REDIS_URL is set (figures nothing else touches). */
+export async function startRedis({ own = false } = {}) {
+  if (process.env.REDIS_URL && !own) {
     const redis = new Redis(process.env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
     await redis.connect();
     return { url: process.env.REDIS_URL, client: redis, own: false, stop: async () => redis.quit() };
@@ -90,13 +91,59 @@ export async function deleteKeys(client, prefix) {
   return deleted;
 }
 
-/** Number of jobs BullMQ still has to deliver: waiting, active, prioritized or delayed (retries). */
+/** Redis's own CPU time so far (INFO cpu: used_cpu_sys + used_cpu_user), in seconds: every thread of the server. */
+export async function redisCpuSeconds(client) {
+  const info = await client.info('cpu');
+  const field = (name) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  return field('used_cpu_sys') + field('used_cpu_user');
+}
+
+/** INFO commandstats as [{ command, calls, usec }], most time first (scripts' inner commands are counted twice: alone and in the script's time). */
+export async function commandStats(client) {
+  const info = await client.info('commandstats');
+  const out = [];
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    out.push({ command: match[1] ?? '', calls: Number(match[2]), usec: Number(match[3]) });
+  }
+  return out.sort((a, b) => b.usec - a.usec);
+}
+
+/** queuePrefixes already found, by `<prefix> <queue>`: a SCAN of a large keyspace would cost Redis CPU on every poll. */
+const knownPrefixes = new Map();
+
+/**
+ * The BullMQ prefixes of a queue under `prefix`: the service's keys carry a hash tag per shard
+ * (`<prefix>:{<tag>}:<queue>:…`), the baseline's none. Found by SCAN once the queue has jobs.
+ */
+export async function queuePrefixes(client, prefix, queue = 'kable-delivery') {
+  const known = knownPrefixes.get(`${prefix} ${queue}`);
+  if (known) return known;
+  const found = new Set();
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*:${queue}:id`, 'COUNT', 5000);
+    cursor = next;
+    for (const key of keys) {
+      const at = key.slice(0, -`:${queue}:id`.length);
+      if (at === prefix || /^:\{[^}]*\}$/.test(at.slice(prefix.length))) found.add(at);
+    }
+  } while (cursor !== '0');
+  if (found.size > 0) knownPrefixes.set(`${prefix} ${queue}`, [...found]);
+  return [...found];
+}
+
+/** Number of jobs BullMQ still has to deliver, over every shard: waiting, active, prioritized or delayed (retries). */
 export async function queueDepth(client, prefix, queue = 'kable-delivery') {
-  const [wait, active, prioritized, delayed] = await Promise.all([
-    client.llen(`${prefix}:${queue}:wait`),
-    client.llen(`${prefix}:${queue}:active`),
-    client.zcard(`${prefix}:${queue}:prioritized`),
-    client.zcard(`${prefix}:${queue}:delayed`),
-  ]);
-  return wait + active + prioritized + delayed;
+  const depths = await Promise.all(
+    (await queuePrefixes(client, prefix, queue)).map(async (at) => {
+      const [wait, active, prioritized, delayed] = await Promise.all([
+        client.llen(`${at}:${queue}:wait`),
+        client.llen(`${at}:${queue}:active`),
+        client.zcard(`${at}:${queue}:prioritized`),
+        client.zcard(`${at}:${queue}:delayed`),
+      ]);
+      return wait + active + prioritized + delayed;
+    }),
+  );
+  return depths.reduce((a, b) => a + b, 0);
 }

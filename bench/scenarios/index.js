@@ -1,6 +1,7 @@
 // The scenario list. Each scenario is { id, name, goal, run(ctx) -> result }; a result has the
-// figures for the table (`events`, `baseline`, `p50`, `p99`, `extra`), `met` (true/false/null)
-// and `details` (everything measured, for the JSON file). Add a scenario by adding a module here.
+// figures for the table (`events`, `baseline`, `p50`, `p99`, `extra`), `met` (true/false/null),
+// `details` (everything measured, for the JSON file) and optionally `lines` (printed after the
+// table). Add a scenario by adding a module here.
 import batchIngest from './s1-batch-ingest.js';
 import singleIngest from './s2-single-ingest.js';
 import endToEnd from './s3-end-to-end.js';
@@ -8,5 +9,6 @@ import slowKable from './s4-slow-kable.js';
 import backlog from './s5-backlog.js';
 import engageSync from './s6-engage-sync.js';
 import scaleOut from './s7-scale-out.js';
+import redisCost from './s8-redis-cost.js';
 
-export const scenarios = [batchIngest, singleIngest, endToEnd, slowKable, backlog, engageSync, scaleOut];
+export const scenarios = [batchIngest, singleIngest, endToEnd, slowKable, backlog, engageSync, scaleOut, redisCost];
