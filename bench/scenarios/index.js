@@ -10,5 +10,6 @@ import backlog from './s5-backlog.js';
 import engageSync from './s6-engage-sync.js';
 import scaleOut from './s7-scale-out.js';
 import redisCost from './s8-redis-cost.js';
+import clusterSpread from './s9-cluster-spread.js';
 
-export const scenarios = [batchIngest, singleIngest, endToEnd, slowKable, backlog, engageSync, scaleOut, redisCost];
+export const scenarios = [batchIngest, singleIngest, endToEnd, slowKable, backlog, engageSync, scaleOut, redisCost, clusterSpread];
