@@ -1,6 +1,4 @@
-import type { Queue } from 'bullmq';
 import request from 'supertest';
-import { QUEUES } from '../src/delivery/queues.js';
 import { basicAuth, type Harness, startHarness, track, waitForDrained } from './support/harness.js';
 import { waitFor } from './support/wait.js';
 
@@ -12,7 +10,6 @@ const CROSS_ORIGIN =
   'cross-origin request refused: admin endpoints only accept requests from their own origin or from non-browser clients (curl, scripts); open the dashboard at its own address';
 const NO_ADD_JOB =
   'the dashboard cannot add jobs: a job added here would reach Kable without validation or deduplication; send events to the ingest API (/v1/track, /v1/batch) instead';
-const ADD_JOB = `/admin/queues/api/queues/${QUEUES.delivery}/add`;
 
 // What a forged `<form enctype="text/plain">` sends: the service reads any content type as JSON.
 const forgedDiscard = (ids: string[]) => JSON.stringify({ transactionIds: ids });
@@ -23,13 +20,15 @@ const forgedJob = JSON.stringify({
 
 describe('cross-origin browser requests to admin endpoints and the dashboard', () => {
   let h: Harness;
-  let queue: Queue;
+  // The dashboard's first delivery queue (`kable-delivery`, or `0.kable-delivery` on a Redis Cluster).
+  let queueName: string;
+  const addJob = () => `/admin/queues/api/queues/${queueName}/add`;
   const deadLetter = (id: string) => request(h.url).get(`/v1/dead-letters/${id}`).set('authorization', BEARER);
-  const jobCount = async () => Object.values(await queue.getJobCounts()).reduce((a, b) => a + b, 0);
+  const jobCount = () => h.jobTotal();
 
   beforeAll(async () => {
     h = await startHarness({ ADMIN_TOKEN });
-    queue = h.deliveryQueue();
+    queueName = h.dashboardQueueNames()[0]!;
     // Three dead letters: Kable refuses them for good.
     h.kable.respondWith(() => ({ status: 401, body: { message: 'Unauthorized' } }));
     const batch = ['dl-same-origin', 'dl-old-browser', 'dl-curl'].map((messageId) => track({ messageId }));
@@ -61,7 +60,7 @@ describe('cross-origin browser requests to admin endpoints and the dashboard', (
 
     const before = await jobCount();
     const add = await request(h.url)
-      .post(ADD_JOB)
+      .post(addJob())
       .set({ ...headers, authorization: LOGIN, 'content-type': 'text/plain' })
       .send(forgedJob);
     expect(add.status).toBe(403);
@@ -116,7 +115,7 @@ describe('cross-origin browser requests to admin endpoints and the dashboard', (
     const requestsBefore = h.kable.requests.length;
     for (const headers of [{}, { 'sec-fetch-site': 'same-origin', origin: h.url }]) {
       const add = await request(h.url)
-        .post(ADD_JOB)
+        .post(addJob())
         .set({ ...headers, authorization: BEARER })
         .send(JSON.parse(forgedJob) as object);
       expect(add.status).toBe(403);
@@ -124,12 +123,12 @@ describe('cross-origin browser requests to admin endpoints and the dashboard', (
     }
     // The token is still checked first.
     const anonymous = await request(h.url)
-      .post(ADD_JOB)
+      .post(addJob())
       .send(JSON.parse(forgedJob) as object);
     expect(anonymous.status).toBe(401);
 
     const edit = await request(h.url)
-      .patch(`/admin/queues/api/queues/${QUEUES.delivery}/1/update-data`)
+      .patch(`/admin/queues/api/queues/${queueName}/1/update-data`)
       .set('authorization', BEARER)
       .send({ jobData: { source: 'ingest', events: [] } });
     expect(edit.status).toBe(403);
@@ -141,14 +140,14 @@ describe('cross-origin browser requests to admin endpoints and the dashboard', (
     await waitForDrained(h); // a queued job would have been delivered
     expect(h.kable.requests.length).toBe(requestsBefore);
 
-    const retry = await request(h.url).put(`/admin/queues/api/queues/${QUEUES.delivery}/retry/failed`).set('authorization', BEARER);
+    const retry = await request(h.url).put(`/admin/queues/api/queues/${queueName}/retry/failed`).set('authorization', BEARER);
     expect(retry.status).toBe(200);
     const clean = await request(h.url)
-      .put(`/admin/queues/api/queues/${QUEUES.delivery}/clean/completed`)
+      .put(`/admin/queues/api/queues/${queueName}/clean/completed`)
       .set({ 'sec-fetch-site': 'same-origin', authorization: BEARER });
     expect(clean.status).toBe(200);
     const crossClean = await request(h.url)
-      .put(`/admin/queues/api/queues/${QUEUES.delivery}/clean/completed`)
+      .put(`/admin/queues/api/queues/${queueName}/clean/completed`)
       .set({ 'sec-fetch-site': 'cross-site', authorization: BEARER });
     expect(crossClean.status).toBe(403);
     expect(crossClean.body.message).toBe(CROSS_ORIGIN);

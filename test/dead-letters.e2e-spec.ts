@@ -107,8 +107,8 @@ describe('dead letters: the wrong Kable API key for an hour, fixed, replayed', (
 
     await kable.waitForEvents(25);
     await waitFor(
-      () => h!.redis.get(h!.key('backlog', 'events')),
-      (value) => value === '0',
+      () => h!.backlogEvents(),
+      (events) => events === 0,
     );
     expect(kable.events.map((e) => e.transactionId).sort()).toEqual(messages.map((m) => m.messageId).sort());
     for (const message of messages) expect(kable.arrivals.get(message.messageId as string)).toBe(1);

@@ -59,8 +59,8 @@ describe('Engage audiences are bounded', () => {
     expect(kept.map((a) => a.key)).toEqual(['made_up_0', 'made_up_1', 'made_up_2', 'made_up_3', 'made_up_4']);
     expect(kept.at(0)!.members).toBe(2);
     expect(await h.redis.scard(h.key('engage', 'audiences'))).toBe(MAX_AUDIENCES);
-    expect(await h.redis.keys(`${h.key('engage', 'aud', 'made_up_5')}:*`)).toEqual([]);
-    expect(await h.redis.keys(`${h.key('engage', 'aud', 'another_one')}:*`)).toEqual([]);
+    expect(await h.keysMatching(`${h.key('engage', 'aud', 'made_up_5')}:*`)).toEqual([]);
+    expect(await h.keysMatching(`${h.key('engage', 'aud', 'another_one')}:*`)).toEqual([]);
 
     const metrics = (await request(h.url).get('/metrics')).text;
     expect(metric(metrics, 'segment_messages_skipped_total{type="identify",reason="too_many_audiences"}')).toBe(9);

@@ -1,13 +1,10 @@
-import { Queue } from 'bullmq';
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { ConfigError, loadConfig } from '../src/platform/config/config.js';
 import { toKableEvent } from '../src/segment/mapping.js';
 import type { KableEvent } from '../src/segment/kable-event.js';
 import { decodeJobEvents } from '../src/delivery/job-data.js';
-import { QUEUES, type DeliverJobData } from '../src/delivery/queues.js';
-import { basicAuth, type Harness, REDIS_URL, startHarness, WRITE_KEY } from './support/harness.js';
+import { basicAuth, type Harness, startHarness, WRITE_KEY } from './support/harness.js';
 
 /**
  * Thousands of random and mutated Segment messages and bodies at every ingest endpoint. The
@@ -205,28 +202,24 @@ describe('fuzz: ingest never answers 5xx and queues only valid events', () => {
     );
 
     // What is in the queue is exactly what the answers said, and every event is valid for Kable.
-    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const queue = new Queue<DeliverJobData>(QUEUES.delivery, { connection, prefix: h.keys.bullPrefix(0) });
-    try {
-      const jobs = await queue.getJobs(['wait', 'waiting', 'prioritized', 'delayed', 'active']);
-      const events: KableEvent[] = jobs.flatMap((job) => decodeJobEvents(job.data));
-      expect(events.length).toBe(queued);
-      expect(new Set(events.map((e) => e.transactionId)).size).toBe(events.length);
-      for (const event of events) {
-        expect(Object.keys(event).sort()).toEqual(['clientId', 'data', 'timestamp', 'transactionId']);
-        expect(typeof event.clientId === 'string' && event.clientId !== '').toBe(true);
-        expect(event.timestamp).toMatch(RFC3339_UTC);
-        expect(typeof event.transactionId === 'string' && event.transactionId.length >= 1 && event.transactionId.length <= 100).toBe(true);
-        expect(event.data !== null && typeof event.data === 'object' && !Array.isArray(event.data)).toBe(true);
-      }
-      expect(Number((await h.redis.get(h.key('backlog', 'events'))) ?? 0)).toBe(queued);
-      // The run exercised both sides: some requests were accepted and queued, many refused.
-      expect(queued).toBeGreaterThan(RUNS / 50);
-      expect([...statuses.keys()].filter((s) => s >= 400).length).toBeGreaterThan(1);
-    } finally {
-      await queue.close();
-      connection.disconnect();
+    const shards = h.keys.all();
+    const jobs = (
+      await Promise.all(shards.map((shard) => h.deliveryQueue(shard).getJobs(['wait', 'waiting', 'prioritized', 'delayed', 'active'])))
+    ).flat();
+    const events: KableEvent[] = jobs.flatMap((job) => decodeJobEvents(job.data));
+    expect(events.length).toBe(queued);
+    expect(new Set(events.map((e) => e.transactionId)).size).toBe(events.length);
+    for (const event of events) {
+      expect(Object.keys(event).sort()).toEqual(['clientId', 'data', 'timestamp', 'transactionId']);
+      expect(typeof event.clientId === 'string' && event.clientId !== '').toBe(true);
+      expect(event.timestamp).toMatch(RFC3339_UTC);
+      expect(typeof event.transactionId === 'string' && event.transactionId.length >= 1 && event.transactionId.length <= 100).toBe(true);
+      expect(event.data !== null && typeof event.data === 'object' && !Array.isArray(event.data)).toBe(true);
     }
+    expect(await h.backlogEvents()).toBe(queued);
+    // The run exercised both sides: some requests were accepted and queued, many refused.
+    expect(queued).toBeGreaterThan(RUNS / 50);
+    expect([...statuses.keys()].filter((s) => s >= 400).length).toBeGreaterThan(1);
   }, 180_000);
 });
 
@@ -258,7 +251,7 @@ describe('fuzz: a size limit holds however the path is spelled and however the b
       ),
       { numRuns: 200 },
     );
-    expect(Number((await h.redis.get(h.key('backlog', 'events'))) ?? 0)).toBe(0);
+    expect(await h.backlogEvents()).toBe(0);
   }, 60_000);
 });
 

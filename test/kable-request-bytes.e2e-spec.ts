@@ -85,6 +85,6 @@ describe('Kable requests capped in bytes (KABLE_MAX_REQUEST_BYTES)', () => {
     expect(letter.status).toBeUndefined();
     expect(letter.requestId).toBeUndefined();
     // Answered for (delivered or kept as a dead letter), all three left the backlog.
-    expect(Number(await h.redis.get(h.key('backlog', 'events')))).toBe(0);
+    expect(await h.backlogEvents()).toBe(0);
   });
 });

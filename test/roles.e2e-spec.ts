@@ -14,10 +14,10 @@ describe('SERVICE_ROLE: API and worker as separate processes', () => {
     api = await startHarness({ SERVICE_ROLE: 'api' });
     const messages = [track(), track()];
     await request(api.url).post('/v1/batch').set('authorization', basicAuth()).send({ batch: messages }).expect(200);
-    // Nobody delivers yet: no worker is connected to the delivery queue, and the job waits there.
+    // Nobody delivers yet: no worker is connected to the delivery queue (each shard's), and the job waits there.
     const queue = api.deliveryQueue();
     expect(await queue.getWorkersCount()).toBe(0);
-    expect(await queue.getJobCounts('waiting', 'active')).toEqual({ waiting: 1, active: 0 });
+    expect(await api.jobCounts('waiting', 'active')).toEqual({ waiting: 1, active: 0 });
     expect(api.kable.requests).toHaveLength(0);
 
     const worker = await createApp(loadConfig({ ...api.config.raw, SERVICE_ROLE: 'worker' }), { logger: false });

@@ -2,11 +2,10 @@ import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { decodeJobEvents } from '../src/delivery/job-data.js';
 import { KableEmulator } from '../tools/kable-emulator.js';
 import type { DeliverJobData } from '../src/delivery/queues.js';
-import { deleteKeys, REDIS_URL, testPrefix, track } from './support/harness.js';
+import { connectTestRedis, deleteKeys, keysMatching, redisEnv, type TestRedis, testPrefix, track } from './support/harness.js';
 import { ensureBuilt, ServiceProcess } from './support/processes.js';
 import { waitFor } from './support/wait.js';
 
@@ -30,33 +29,28 @@ function leaks(text: string, secrets = SECRETS): string[] {
   return needles(secrets).filter((n) => text.includes(n));
 }
 
-async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
+async function dumpRedis(redis: TestRedis, prefix: string): Promise<string> {
   const parts: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      const type = await redis.type(key);
-      parts.push(key);
-      if (type === 'string') parts.push((await redis.get(key)) ?? '');
-      else if (type === 'hash') {
-        const hash = await redis.hgetall(key);
-        parts.push(JSON.stringify(hash));
-        // Delivery jobs hold large event lists deflated (src/delivery/job-data.ts): search them decoded.
-        if (hash.data?.includes('"deflated"')) parts.push(JSON.stringify(decodeJobEvents(JSON.parse(hash.data) as DeliverJobData)));
-      } else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-      else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')));
-      else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
-      else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-    }
-  } while (cursor !== '0');
+  for (const key of await keysMatching(redis, `${prefix}:*`)) {
+    const type = await redis.type(key);
+    parts.push(key);
+    if (type === 'string') parts.push((await redis.get(key)) ?? '');
+    else if (type === 'hash') {
+      const hash = await redis.hgetall(key);
+      parts.push(JSON.stringify(hash));
+      // Delivery jobs hold large event lists deflated (src/delivery/job-data.ts): search them decoded.
+      if (hash.data?.includes('"deflated"')) parts.push(JSON.stringify(decodeJobEvents(JSON.parse(hash.data) as DeliverJobData)));
+    } else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+    else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')));
+    else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
+    else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+  }
   return parts.join('\n');
 }
 
 describe('no secret in logs, answers or Redis', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'kable-secrets-')); // no .env here
-  const redis = new Redis(REDIS_URL);
+  const redis = connectTestRedis();
   const prefix = testPrefix();
   const kable = new KableEmulator({ clientId: 'kci_secret_test', apiKey: KABLE_API_KEY });
 
@@ -80,7 +74,7 @@ describe('no secret in logs, answers or Redis', () => {
         SEGMENT_WRITE_KEYS: WRITE_KEYS.join(','),
         SEGMENT_SHARED_SECRET: SHARED_SECRET,
         ADMIN_TOKEN,
-        REDIS_URL,
+        ...redisEnv(),
         REDIS_PREFIX: prefix,
         LOG_LEVEL: 'debug',
         KABLE_FLUSH_INTERVAL: '50ms',
@@ -214,7 +208,7 @@ describe('no secret in logs, answers or Redis', () => {
       },
     ];
     for (const { env, problems, secrets } of cases) {
-      const service = await ServiceProcess.spawn({ ...env, REDIS_URL, REDIS_PREFIX: prefix }, { cwd });
+      const service = await ServiceProcess.spawn({ ...env, ...redisEnv(), REDIS_PREFIX: prefix }, { cwd });
       try {
         expect((await service.waitForExit(20_000)).code).toBe(1);
       } finally {

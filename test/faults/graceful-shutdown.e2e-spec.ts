@@ -1,9 +1,17 @@
 import { KableEmulator } from '../../tools/kable-emulator.js';
-import { deleteKeys, KABLE_API_KEY, KABLE_CLIENT_ID, REDIS_URL, testPrefix, waitForDrained, WRITE_KEY } from '../support/harness.js';
+import {
+  connectTestRedis,
+  deleteKeys,
+  KABLE_API_KEY,
+  KABLE_CLIENT_ID,
+  redisEnv,
+  testPrefix,
+  waitForDrained,
+  WRITE_KEY,
+} from '../support/harness.js';
 import { expectInvariant, formatTally, Ledger } from '../support/ledger.js';
 import { ensureBuilt, ServiceProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
-import { Redis } from 'ioredis';
 
 /**
  * SIGTERM while clients keep sending and Kable is slow (`node dist/main.js`, SERVICE_ROLE=all).
@@ -12,7 +20,7 @@ import { Redis } from 'ioredis';
  */
 describe('faults: SIGTERM under load', () => {
   const kable = new KableEmulator({ clientId: KABLE_CLIENT_ID, apiKey: KABLE_API_KEY });
-  const redis = new Redis(REDIS_URL);
+  const redis = connectTestRedis();
   const services: ServiceProcess[] = [];
   const prefixes: string[] = [];
   const baseEnv = () => ({
@@ -20,7 +28,7 @@ describe('faults: SIGTERM under load', () => {
     KABLE_CLIENT_ID,
     KABLE_BASE_URL: kable.url,
     SEGMENT_WRITE_KEYS: WRITE_KEY,
-    REDIS_URL,
+    ...redisEnv(),
     KABLE_FLUSH_INTERVAL: '200ms',
     KABLE_BATCH_SIZE: '50',
     KABLE_MAX_IN_FLIGHT: '2',

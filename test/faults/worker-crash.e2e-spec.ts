@@ -1,6 +1,4 @@
-import { Queue } from 'bullmq';
-import { type DeliverJobData, QUEUES } from '../../src/delivery/queues.js';
-import { type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, REDIS_URL, startHarness, waitForDrained, WRITE_KEY } from '../support/harness.js';
+import { type Harness, KABLE_API_KEY, KABLE_CLIENT_ID, redisEnv, startHarness, waitForDrained, WRITE_KEY } from '../support/harness.js';
 import { expectInvariant, formatTally, Ledger } from '../support/ledger.js';
 import { ensureBuilt, ServiceProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
@@ -30,7 +28,7 @@ describe('faults: the worker process is killed (SIGKILL) mid-delivery', () => {
       KABLE_CLIENT_ID,
       KABLE_BASE_URL: h.kable.url,
       SEGMENT_WRITE_KEYS: WRITE_KEY,
-      REDIS_URL,
+      ...redisEnv(),
       REDIS_PREFIX: h.prefix,
       KABLE_FLUSH_INTERVAL: '50ms',
       KABLE_BATCH_SIZE: '20',
@@ -55,32 +53,26 @@ describe('faults: the worker process is killed (SIGKILL) mid-delivery', () => {
     const deliveredByFirst = h.kable.count;
 
     // The dead worker's jobs are still marked active in Redis, holding locks no one renews.
-    const queue = new Queue<DeliverJobData>(QUEUES.delivery, { connection: h.redis.duplicate(), prefix: h.keys.bullPrefix(0) });
-    try {
-      const counts = await queue.getJobCounts('active', 'waiting', 'completed');
-      expect(counts.active).toBeGreaterThan(0);
-      expect(deliveredByFirst).toBeLessThan(400);
+    const counts = await h.jobCounts('active', 'waiting', 'completed');
+    expect(counts.active).toBeGreaterThan(0);
+    expect(deliveredByFirst).toBeLessThan(400);
 
-      workers.push(await ServiceProcess.start(workerEnv));
-      await ledger.waitForAccepted(h.kable, 30_000);
-      await waitForDrained(h);
-      const tally = ledger.tally(h.kable);
-      process.stdout.write(
-        `${formatTally('worker-sigkill', tally)}\n[worker-sigkill] ${deliveredByFirst} delivered before the kill, ${counts.active} jobs active at the kill, ${400 - deliveredByFirst} delivered by the new worker\n`,
-      );
-      expect(tally.accepted).toBe(400);
-      expectInvariant(tally);
-      // Every job the API created (concurrent requests may share one: group commit) completes.
-      const created = Number(await h.redis.get(h.key(QUEUES.delivery, 'id')));
-      expect(created).toBeGreaterThan(0);
-      expect(created).toBeLessThanOrEqual(40);
-      await waitFor(
-        async () => (await queue.getJobCounts('completed')).completed,
-        (completed) => completed === created,
-      );
-    } finally {
-      await queue.close();
-      await queue.disconnect();
-    }
+    workers.push(await ServiceProcess.start(workerEnv));
+    await ledger.waitForAccepted(h.kable, 30_000);
+    await waitForDrained(h);
+    const tally = ledger.tally(h.kable);
+    process.stdout.write(
+      `${formatTally('worker-sigkill', tally)}\n[worker-sigkill] ${deliveredByFirst} delivered before the kill, ${counts.active} jobs active at the kill, ${400 - deliveredByFirst} delivered by the new worker\n`,
+    );
+    expect(tally.accepted).toBe(400);
+    expectInvariant(tally);
+    // Every job the API created (concurrent requests may share one: group commit) completes.
+    const created = await h.jobsCreated();
+    expect(created).toBeGreaterThan(0);
+    expect(created).toBeLessThanOrEqual(40);
+    await waitFor(
+      async () => (await h.jobCounts('completed')).completed,
+      (completed) => completed === created,
+    );
   }, 90_000);
 });
