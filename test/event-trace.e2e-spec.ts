@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { parseJobRef } from '../src/platform/redis/keys.js';
 import { basicAuth, type Harness, startHarness, track, waitForDrained } from './support/harness.js';
 import { waitFor } from './support/wait.js';
 
@@ -103,11 +104,25 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
         });
       }
       // One record for the job instead of one per event.
-      expect(await small.redis.keys(`${small.prefix}:*:trace:*`)).toEqual([]);
-      expect(await small.redis.keys(`${small.prefix}:*:job-trace:*`)).toHaveLength(1);
+      expect(await small.keysMatching(`${small.prefix}:*:trace:*`)).toEqual([]);
+      expect(await small.keysMatching(`${small.prefix}:*:job-trace:*`)).toHaveLength(1);
     } finally {
       await small.close();
     }
+  });
+
+  it('says when an event was accepted from its job, and from the job record once the job is gone', async () => {
+    const before = Date.now();
+    await sendTrack('trace-when-1');
+    const delivered = await traceUntil('trace-when-1', 'delivered');
+    const received = delivered.received as { at: string; jobId: string };
+    const ref = parseJobRef(received.jobId);
+    const job = await h.deliveryQueue(ref?.shard).getJob(ref?.id ?? '');
+    expect(received.at).toBe(new Date(job?.timestamp ?? 0).toISOString());
+    expect(Date.parse(received.at)).toBeGreaterThanOrEqual(before);
+    // Completed jobs are trimmed; the job's trace record still says when it was queued.
+    await job?.remove();
+    expect((await trace('trace-when-1')).body).toEqual(delivered);
   });
 
   it('keeps showing a delivered event as delivered when a bad copy of it is sent later', async () => {
@@ -175,7 +190,7 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
 
     await waitForDrained(h);
     expect(h.kable.requests).toHaveLength(0);
-    const keys = await h.redis.keys(`${h.prefix}:*`);
+    const keys = await h.keysMatching(`${h.prefix}:*`);
     expect(keys.filter((k) => /preview-1|p2|p3/.test(k))).toEqual([]);
     expect((await trace('preview-1')).status).toBe(404);
   });
@@ -190,9 +205,18 @@ describe('GET /v1/events/:messageId and POST /v1/preview', () => {
       expect(res.status).toBe(200);
       await off.kable.waitForEvents(1);
       await waitForDrained(off); // the job completed: its trace records, were there any, are written
-      expect(await off.redis.keys(`${off.prefix}:*:trace:*`)).toEqual([]);
+      expect(await off.keysMatching(`${off.prefix}:*:trace:*`)).toEqual([]);
       const accepted = await request(off.url).get('/v1/events/untraced-1').set('authorization', admin);
       expect(accepted.body).toMatchObject({ status: 'accepted', received: { accepted: true }, job: { state: 'completed' } });
+      // With no trace, when it was accepted is known only while its job is kept.
+      const jobId = (accepted.body as { received: { jobId: string } }).received.jobId;
+      const ref = parseJobRef(jobId);
+      await (await off.deliveryQueue(ref?.shard).getJob(ref?.id ?? ''))?.remove();
+      expect((await request(off.url).get('/v1/events/untraced-1').set('authorization', admin)).body).toEqual({
+        messageId: 'untraced-1',
+        status: 'accepted',
+        received: { accepted: true, jobId },
+      });
       expect((await request(off.url).get('/v1/events/untraced-2').set('authorization', admin)).status).toBe(404);
     } finally {
       await off.close();

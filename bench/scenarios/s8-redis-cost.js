@@ -43,13 +43,15 @@ async function memoryByFamily(client, prefix) {
   const families = new Map();
   let cursor = '0';
   do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
+    // Buffers: a key need not be UTF-8.
+    const [next, keys] = await client.scanBuffer(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next.toString();
     const pipeline = client.pipeline();
     for (const key of keys) pipeline.memory('USAGE', key, 'SAMPLES', '0');
     const sizes = (await pipeline.exec()) ?? [];
     keys.forEach((key, i) => {
       const family = key
+        .toString('latin1')
         .slice(prefix.length + 1)
         .replace(/^\{[^}]*\}:/, '')
         .split(':')

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { formatJobRef, parseJobRef } from '../delivery/delivery-queues.js';
-import { DeliveryProducer } from '../delivery/delivery.producer.js';
+import { DeliveryQueues, formatJobRef, type JobRef, parseJobRef } from '../delivery/delivery-queues.js';
 import { type DedupEntry, DedupStore } from '../ingest/dedup.store.js';
 import { EventTraceStore, type TraceRecord } from '../trace/event-trace.js';
 
@@ -12,7 +11,8 @@ export interface EventTrace {
    * a dead letter; accepted: accepted, delivery not traced (EVENT_TRACE_WINDOW=0; see `job`).
    */
   status: 'queued' | 'delivered' | 'retrying' | 'failed' | 'skipped' | 'rejected' | 'accepted';
-  received?: { at: string; accepted: true; jobId?: string };
+  /** `at`: when its job was queued, a few ms after the request came in; unknown once the job is gone and no trace record says. */
+  received?: { at?: string; accepted: true; jobId?: string };
   skipped?: { at: string; type: string; reason: string };
   rejected?: { at: string; code: string; error: string };
   delivered?: { at: string; attempts: number; kableRequestId?: string };
@@ -23,17 +23,25 @@ export interface EventTrace {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
- * What happened to a message, from its dedup entry (accepted) and its trace record. An accepted
- * message is queued until the worker says otherwise: a skipped copy sent later does not change that.
+ * What happened to a message, from its dedup entry (accepted) and its trace record; `queuedAt`: when
+ * its job was queued, if known. An accepted message is queued until the worker says otherwise: a
+ * skipped copy sent later does not change that.
  */
 export function describeEvent(
   messageId: string,
   entry: DedupEntry | undefined,
   record: TraceRecord | undefined,
   traced: boolean,
+  queuedAt?: number,
 ): EventTrace {
   const out: EventTrace = { messageId, status: traced ? 'queued' : 'accepted' };
-  if (entry) out.received = { at: iso(entry.receivedAt), accepted: true, ...(entry.job ? { jobId: formatJobRef(entry.job) } : {}) };
+  if (entry) {
+    out.received = {
+      ...(queuedAt === undefined ? {} : { at: iso(queuedAt) }),
+      accepted: true,
+      ...(entry.job ? { jobId: formatJobRef(entry.job) } : {}),
+    };
+  }
   if (!record) return out;
   if (!entry || record.stage !== 'skipped') out.status = record.stage;
   switch (record.stage) {
@@ -45,7 +53,7 @@ export function describeEvent(
       break;
     case 'retrying':
     case 'failed': {
-      const { stage: _stage, at, jobId: _jobId, ...rest } = record;
+      const { stage: _stage, at, jobId: _jobId, queuedAt: _queuedAt, ...rest } = record;
       out.failure = { at: iso(at), ...rest };
       break;
     }
@@ -53,13 +61,16 @@ export function describeEvent(
   return out;
 }
 
-/** GET /v1/events/:messageId: the dedup entry, the trace record and, until delivered, the delivery job. */
+/**
+ * GET /v1/events/:messageId: the dedup entry, the trace record and, until delivered, the delivery job;
+ * when the job was queued from the job while it exists, else from the trace record.
+ */
 @Injectable()
 export class EventLookup {
   constructor(
     private readonly dedup: DedupStore,
     private readonly traces: EventTraceStore,
-    private readonly delivery: DeliveryProducer,
+    private readonly queues: DeliveryQueues,
   ) {}
 
   async find(messageId: string): Promise<EventTrace | undefined> {
@@ -71,12 +82,23 @@ export class EventLookup {
       if (!rejected) return undefined;
       return { messageId, status: 'rejected', rejected: { at: iso(rejected.at), code: rejected.code, error: rejected.error } };
     }
-    const out = describeEvent(messageId, entry, record, this.traces.enabled);
+    const recorded = record && 'queuedAt' in record ? record.queuedAt : undefined;
     const ref = entry?.job ?? (record && 'jobId' in record && record.jobId !== undefined ? parseJobRef(record.jobId) : undefined);
-    if (ref !== undefined && out.status !== 'delivered') {
-      const job = await this.delivery.jobState(ref);
-      if (job) out.job = { id: formatJobRef(ref), ...job };
+    // The job is read until delivered (its state), and after only if no record says when it was queued.
+    const delivered = record?.stage === 'delivered';
+    const job = ref !== undefined && (!delivered || recorded === undefined) ? await this.job(ref) : undefined;
+    const out = describeEvent(messageId, entry, record, this.traces.enabled, recorded ?? job?.timestamp);
+    if (ref !== undefined && job && out.status !== 'delivered') {
+      out.job = { id: formatJobRef(ref), state: job.state, attemptsMade: job.attemptsMade };
     }
     return out;
+  }
+
+  /** A job's state, attempts and when it was queued; undefined once removed. State first, so a job finishing meanwhile shows its final attempts. */
+  private async job(ref: JobRef): Promise<{ state: string; attemptsMade: number; timestamp: number } | undefined> {
+    const queue = this.queues.at(ref.shard);
+    const state = await queue.getJobState(ref.id);
+    const job = state === 'unknown' ? undefined : await queue.getJob(ref.id);
+    return job ? { state, attemptsMade: job.attemptsMade, timestamp: job.timestamp } : undefined;
   }
 }

@@ -25,6 +25,7 @@ describe('planDelivery', () => {
         jobId: '7',
         record: {
           at: NOW,
+          queuedAt: job.queuedAt,
           attempts: 1,
           runs: [
             ['a', 2],
@@ -51,8 +52,8 @@ describe('planDelivery', () => {
     expect(plan.trace).toEqual({
       kind: 'events',
       records: [
-        [0, { stage: 'delivered', at: NOW, jobId, attempts, kableRequestId: 'a' }],
-        [1, { stage: 'delivered', at: NOW, jobId, attempts, kableRequestId: 'b' }],
+        [0, { stage: 'delivered', at: NOW, jobId, queuedAt: job.queuedAt, attempts, kableRequestId: 'a' }],
+        [1, { stage: 'delivered', at: NOW, jobId, queuedAt: job.queuedAt, attempts, kableRequestId: 'b' }],
       ],
     });
   });
@@ -87,7 +88,17 @@ describe('planDelivery', () => {
       kind: 'events',
       records: [0, 1].map((i) => [
         i,
-        { stage: 'retrying', at: NOW, jobId: '7', attempts: 1, status: 503, reason: 'HTTP 503', answer: 'busy', kableRequestId: 'r2' },
+        {
+          stage: 'retrying',
+          at: NOW,
+          jobId: '7',
+          queuedAt: job.queuedAt,
+          attempts: 1,
+          status: 503,
+          reason: 'HTTP 503',
+          answer: 'busy',
+          kableRequestId: 'r2',
+        },
       ]),
     });
   });
@@ -130,6 +141,7 @@ describe('planDelivery', () => {
         stage: 'failed',
         at: NOW,
         jobId: '7',
+        queuedAt: job.queuedAt,
         attempts: 4,
         status: 401,
         reason: 'HTTP 401',

@@ -84,12 +84,18 @@ export function planDelivery(outcomes: Outcome[], job: JobFacts, now: number, se
   outcomes.forEach((outcome, index) => {
     if (outcome.kind === 'ok') {
       delivered += 1;
-      if (perEvent) records.push([index, { stage: 'delivered', at: now, jobId: job.id, attempts, kableRequestId: outcome.requestId }]);
+      if (perEvent) {
+        records.push([
+          index,
+          { stage: 'delivered', at: now, jobId: job.id, queuedAt: job.queuedAt, attempts, kableRequestId: outcome.requestId },
+        ]);
+      }
       return;
     }
     const failure = {
       at: now,
       jobId: job.id,
+      queuedAt: job.queuedAt,
       attempts,
       status: outcome.status,
       reason: outcome.reason,
@@ -122,7 +128,11 @@ export function planDelivery(outcomes: Outcome[], job: JobFacts, now: number, se
 
   const trace: TracePlan =
     jobRecordId !== undefined
-      ? { kind: 'job', jobId: jobRecordId, record: { at: now, attempts, runs: requestRuns(outcomes.map((o) => o.requestId)) } }
+      ? {
+          kind: 'job',
+          jobId: jobRecordId,
+          record: { at: now, queuedAt: job.queuedAt, attempts, runs: requestRuns(outcomes.map((o) => o.requestId)) },
+        }
       : records.length > 0
         ? { kind: 'events', records }
         : { kind: 'none' };

@@ -1,87 +1,172 @@
 import { randomBytes } from 'node:crypto';
+import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import type { BacklogCounter } from '../delivery/backlog.counter.js';
 import { loadConfig } from '../platform/config/config.js';
 import { RedisKeys } from '../platform/redis/redis.module.js';
-import { DedupStore, parseDedupValue } from './dedup.store.js';
+import {
+  bucketName,
+  bucketsFor,
+  DEFAULT_BUCKETS,
+  generationExpiresAt,
+  generationMs,
+  generationOf,
+  messageHash,
+  packHashes,
+  TARGET_FILL,
+} from './dedup-layout.js';
+import { DedupStore } from './dedup.store.js';
 
-const at = new Date('2026-11-29T16:30:00.123Z');
-
-describe('dedup values', () => {
-  it('reads back when, which job and where in it', () => {
-    expect(parseDedupValue('1795969800123:4711/0')).toEqual({ receivedAt: at.getTime(), job: { shard: 0, id: '4711', index: 0 } });
-    expect(parseDedupValue('1795969800123:4711/999')).toEqual({ receivedAt: at.getTime(), job: { shard: 0, id: '4711', index: 999 } });
-  });
-
-  it('keeps job ids with colons and slashes whole', () => {
-    expect(parseDedupValue('1795969800123:custom:id-1/7')).toEqual({
-      receivedAt: at.getTime(),
-      job: { shard: 0, id: 'custom:id-1', index: 7 },
-    });
-    expect(parseDedupValue('1795969800123:a/b/7')).toEqual({ receivedAt: at.getTime(), job: { shard: 0, id: 'a/b', index: 7 } });
-  });
-
-  it('reads the shard of the job', () => {
-    expect(parseDedupValue('1795969800123:11.4711/3')).toEqual({ receivedAt: at.getTime(), job: { shard: 11, id: '4711', index: 3 } });
-  });
-
-  it('reads an entry without a job, and nothing from what it never wrote', () => {
-    expect(parseDedupValue('1795969800123:/0')).toEqual({ receivedAt: at.getTime() });
-    expect(parseDedupValue('1')).toBeUndefined();
-    expect(parseDedupValue('{"r":1795969800123}')).toBeUndefined();
-  });
-});
+const HOUR = 3_600_000;
+const WINDOW = HOUR;
+const GEN = generationMs(WINDOW);
+/** A minute into a generation still to come (keys expire relative to the real clock). */
+const NOW = (Math.floor(Date.now() / GEN) + 1) * GEN + 60_000;
 
 describe('DedupStore (Redis at 127.0.0.1:6379)', () => {
   const prefix = `t${randomBytes(4).toString('hex')}`;
-  const config = loadConfig({
-    KABLE_API_KEY: 'sk_test.abc',
-    KABLE_CLIENT_ID: 'kci_1',
-    SEGMENT_WRITE_KEYS: 'wk1',
-    REDIS_PREFIX: prefix,
-    DEDUP_WINDOW: '1h',
-  });
-  const keys = new RedisKeys(config);
-  const backlogKey = keys.key('backlog', 'events');
   let redis: Redis;
-  let store: DedupStore;
+
+  function store(shards = 1): { store: DedupStore; keys: RedisKeys } {
+    const config = loadConfig({
+      KABLE_API_KEY: 'sk_test.abc',
+      KABLE_CLIENT_ID: 'kci_1',
+      SEGMENT_WRITE_KEYS: 'wk1',
+      REDIS_PREFIX: `${prefix}s${shards}`,
+      REDIS_SHARDS: String(shards),
+      DEDUP_WINDOW: '1h',
+    });
+    const keys = new RedisKeys(config);
+    const backlog = { key: (shard: number) => keys.shardKey(shard, 'backlog', 'events') } as unknown as BacklogCounter;
+    return { store: new DedupStore(redis, config, keys, backlog), keys };
+  }
+
+  /** The bucket key of an id in generation `g`, given the generation's bucket count. */
+  const bucketKey = (keys: RedisKeys, id: string, g: number, buckets: number) =>
+    keys.shardKey(keys.shardOf(id), 'dd', String(g), bucketName(messageHash(id), buckets));
 
   beforeAll(() => {
     redis = new Redis('redis://127.0.0.1:6379');
-    store = new DedupStore(redis, config, keys, { key: () => backlogKey } as unknown as BacklogCounter);
   });
   afterAll(async () => {
-    const written = await redis.keys(`${prefix}:*`);
+    const written = await redis.keys(`${prefix}*`);
     if (written.length > 0) await redis.del(...written);
     redis.disconnect();
   });
 
-  it('remembers each run’s ids with where they are in the job, for the window, and counts the backlog in the same command', async () => {
-    expect(await store.seen(['a', 'b', 'c', 'd'])).toEqual([false, false, false, false]);
-    await store.remember(
+  it('remembers each run’s ids with where they are in the job, and counts the backlog in the same command', async () => {
+    const { store: s, keys } = store();
+    const check = await s.check(['a', 'b', 'c', 'd'], NOW);
+    expect(check.seen).toEqual([false, false, false, false]);
+    await s.remember(
+      check,
       { shard: 0, id: '42' },
       [
-        { messageIds: ['a', 'b'], receivedAt: at, start: 0 },
-        { messageIds: [], receivedAt: at, start: 2 },
-        { messageIds: ['c'], receivedAt: new Date(at.getTime() + 5), start: 2 },
+        { messageIds: ['a', 'b'], start: 0 },
+        { messageIds: [], start: 2 },
+        { messageIds: ['c'], start: 2 },
       ],
       3,
     );
-    expect(await store.seen(['a', 'b', 'c', 'd'])).toEqual([true, true, true, false]);
-    expect(await store.lookup('a')).toEqual({ receivedAt: at.getTime(), job: { shard: 0, id: '42', index: 0 } });
-    expect(await store.lookup('b')).toEqual({ receivedAt: at.getTime(), job: { shard: 0, id: '42', index: 1 } });
-    expect(await store.lookup('c')).toEqual({ receivedAt: at.getTime() + 5, job: { shard: 0, id: '42', index: 2 } });
-    expect(await store.lookup('d')).toBeUndefined();
-    const ttl = await redis.pttl(keys.shardKey(0, 'dedup', 'a'));
-    expect(ttl).toBeGreaterThan(3_590_000);
-    expect(ttl).toBeLessThanOrEqual(3_600_000);
-    expect(await redis.get(backlogKey)).toBe('3');
+    expect((await s.check(['a', 'b', 'c', 'd'], NOW)).seen).toEqual([true, true, true, false]);
+    const expiresAt = generationExpiresAt(generationOf(NOW, WINDOW), WINDOW);
+    expect(await s.lookup('a', NOW)).toEqual({ job: { shard: 0, id: '42', index: 0 }, expiresAt });
+    expect(await s.lookup('b', NOW)).toEqual({ job: { shard: 0, id: '42', index: 1 }, expiresAt });
+    expect(await s.lookup('c', NOW)).toEqual({ job: { shard: 0, id: '42', index: 2 }, expiresAt });
+    expect(await s.lookup('d', NOW)).toBeUndefined();
+    expect(await redis.get(keys.key('backlog', 'events'))).toBe('3');
+
+    // The first generation of a shard has the default bucket count; every key of it expires with it.
+    const g = generationOf(NOW, WINDOW);
+    const meta = keys.shardKey(0, 'dd', String(g));
+    expect(await redis.hgetall(meta)).toEqual({ b: String(DEFAULT_BUCKETS), s: String(NOW), n: '3' });
+    const bucket = bucketKey(keys, 'a', g, DEFAULT_BUCKETS);
+    for (const key of [meta, bucket]) expect(await redis.pexpiretime(key)).toBe(generationExpiresAt(g, WINDOW));
+    expect(await redis.hexists(bucket, packHashes([messageHash('a')]))).toBe(1);
+  });
+
+  it('sees an id for as long as a generation that holds it lives, and forgets it after', async () => {
+    const { store: s } = store();
+    await s.remember(await s.check(['old'], NOW), { shard: 0, id: '7' }, [{ messageIds: ['old'], start: 0 }]);
+    // Two generations later (at least one whole window) it is still seen, from either side of the commit.
+    expect((await s.check(['old'], NOW + 2 * GEN)).seen).toEqual([true]);
+    expect(await s.lookup('old', NOW + 2 * GEN)).toEqual({
+      job: { shard: 0, id: '7', index: 0 },
+      expiresAt: generationExpiresAt(generationOf(NOW, WINDOW), WINDOW),
+    });
+    // Three generations later that generation is no longer read (its keys are gone by then).
+    expect((await s.check(['old'], NOW + 3 * GEN)).seen).toEqual([false]);
+    expect(await s.lookup('old', NOW + 3 * GEN)).toBeUndefined();
+  });
+
+  it('marks nothing as seen when it only checks', async () => {
+    const { store: s } = store();
+    expect((await s.check(['only-checked'], NOW)).seen).toEqual([false]);
+    expect((await s.check(['only-checked'], NOW)).seen).toEqual([false]);
+    expect(await s.lookup('only-checked', NOW)).toBeUndefined();
+  });
+
+  it('sizes a new generation from what the previous one took since its first write, and keeps the count it was given first', async () => {
+    const { store: s, keys } = store(2);
+    const at = NOW + 10 * GEN; // a minute into its generation
+    const g = generationOf(at, WINDOW);
+    const ids = Array.from({ length: 300 }, (_, i) => `sized-${i}`);
+    await s.remember(await s.check(ids, at), { shard: 1, id: '9' }, [{ messageIds: ids, start: 0 }]);
+    const meta = (shard: number, gen: number) => keys.shardKey(shard, 'dd', String(gen));
+    const taken = await Promise.all([0, 1].map(async (shard) => Number(await redis.hget(meta(shard, g), 'n'))));
+    expect(taken[0]! + taken[1]!).toBe(300);
+    expect(await redis.hget(meta(0, g), 's')).toBe(String(at));
+
+    const next = await s.check(['next-0', 'next-1', 'next-2', 'next-3'], at + GEN);
+    for (const shard of [0, 1]) expect(next.buckets.get(shard)).toBe(bucketsFor(taken[shard]!, (g + 1) * GEN - at, WINDOW));
+    await s.remember(next, { shard: 0, id: '10' }, [{ messageIds: ['next-0', 'next-1'], start: 0 }]);
+    const shard = keys.shardOf('next-0');
+    expect(Number(await redis.hget(meta(shard, g + 1), 'b'))).toBe(next.buckets.get(shard));
+    // Another writer that sized it otherwise keeps the generation's count, and writes where readers look.
+    await s.remember({ ...next, buckets: new Map([[shard, 5]]) }, { shard: 0, id: '11' }, [{ messageIds: ['next-2', 'next-3'], start: 0 }]);
+    expect(Number(await redis.hget(meta(shard, g + 1), 'b'))).toBe(next.buckets.get(shard));
+    expect((await s.check(['next-0', 'next-1', 'next-2', 'next-3'], at + GEN)).seen).toEqual([true, true, true, true]);
+  });
+
+  it('keeps a full bucket in its compact encoding', async () => {
+    const { store: s, keys } = store();
+    const at = NOW + 20 * GEN;
+    const g = generationOf(at, WINDOW);
+    // Ids until one bucket of the generation holds TARGET_FILL of them.
+    const target = bucketName(messageHash('fill-0'), DEFAULT_BUCKETS);
+    const ids: string[] = [];
+    for (let i = 0; ids.length < TARGET_FILL; i++) {
+      if (bucketName(messageHash(`fill-${i}`), DEFAULT_BUCKETS) === target) ids.push(`fill-${i}`);
+    }
+    await s.remember(await s.check(ids, at), { shard: 0, id: '12' }, [{ messageIds: ids, start: 0 }]);
+    const key = keys.shardKey(0, 'dd', String(g), target);
+    expect(await redis.hlen(key)).toBe(TARGET_FILL + 1); // and the marker
+    expect(await redis.object('ENCODING', key)).toBe('listpack');
+    // About 30 bytes an id (16 of hash, 9 of value, listpack headers), with the key's own overhead.
+    expect(Number(await redis.memory('USAGE', key)) / TARGET_FILL).toBeLessThan(40);
+  });
+
+  it('keeps every id in its shard’s slot, each script touching one slot', async () => {
+    const { store: s, keys } = store(3);
+    const at = NOW + 30 * GEN;
+    const ids = Array.from({ length: 60 }, (_, i) => `sharded-${i}`);
+    await s.remember(await s.check(ids, at), { shard: 2, id: '13' }, [{ messageIds: ids, start: 0 }], 60);
+    const written = await redis.keys(`${prefix}s3:*`);
+    const slots = new Map<number, Set<number>>();
+    for (const key of written) {
+      const shard = [0, 1, 2].find((n) => key.startsWith(keys.bullPrefix(n)));
+      expect(shard).toBeDefined();
+      slots.set(shard ?? -1, (slots.get(shard ?? -1) ?? new Set()).add(calculateSlot(key)));
+    }
+    expect([...slots.keys()].sort()).toEqual([0, 1, 2]);
+    for (const set of slots.values()) expect(set.size).toBe(1);
+    expect((await s.check(ids, at)).seen.every(Boolean)).toBe(true);
+    expect(await redis.get(keys.shardKey(2, 'backlog', 'events'))).toBe('60');
   });
 
   it('writes nothing for a group with nothing new', async () => {
-    const before = await redis.keys(`${prefix}:*`);
-    await store.remember(undefined, [{ messageIds: [], receivedAt: at, start: 0 }], 0);
-    expect(await store.seen([])).toEqual([]);
-    expect(await redis.keys(`${prefix}:*`)).toEqual(before);
+    const { store: s } = store(4);
+    await s.remember(await s.check([], NOW), undefined, [{ messageIds: [], start: 0 }], 0);
+    expect(await redis.keys(`${prefix}s4:*`)).toEqual([]);
   });
 });

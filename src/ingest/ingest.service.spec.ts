@@ -9,7 +9,7 @@ import type { JobRef } from '../platform/redis/keys.js';
 import type { KableEvent } from '../segment/kable-event.js';
 import type { Membership } from '../segment/membership.js';
 import type { EventTraceStore, IngestNote } from '../trace/event-trace.js';
-import type { DedupRun, DedupStore } from './dedup.store.js';
+import type { DedupCheck, DedupRun, DedupStore } from './dedup.store.js';
 import { type IngestInput, IngestService, StorageUnavailableError } from './ingest.service.js';
 
 const env = { KABLE_API_KEY: 'sk_test.abc', KABLE_CLIENT_ID: 'kci_1', SEGMENT_WRITE_KEYS: 'wk1' };
@@ -48,8 +48,10 @@ function setup(options: { traced?: boolean; env?: Record<string, string> } = {})
     }),
   };
   const dedup = {
-    seen: jest.fn((ids: string[]) => Promise.resolve(ids.map((id) => window.has(id)))),
-    remember: jest.fn((job: JobRef | undefined, runs: DedupRun[], backlogAdded: number): Promise<void> => {
+    check: jest.fn((ids: string[]): Promise<DedupCheck> =>
+      Promise.resolve({ seen: ids.map((id) => window.has(id)), now: 0, generation: 0, hashes: new Map(), buckets: new Map() }),
+    ),
+    remember: jest.fn((_check: DedupCheck, job: JobRef | undefined, runs: DedupRun[], backlogAdded: number): Promise<void> => {
       remembered.push({ jobId: job?.id, runs, backlogAdded });
       for (const run of runs) for (const id of run.messageIds) window.add(id);
       return Promise.resolve();
@@ -98,7 +100,9 @@ describe('IngestService', () => {
     expect(result).toEqual({ accepted: 2, queued: 2, deduplicated: 0, skipped: 0, rejected: [] });
     expect(s.jobs.map((job) => job.map((e) => e.transactionId))).toEqual([['a', 'b']]);
     expect(s.jobs[0]?.[0]).toEqual({ clientId: 'customer_1', timestamp: '2026-03-01T11:59:00Z', transactionId: 'a', data: {} });
-    expect(s.remembered).toEqual([{ jobId: '1', runs: [{ messageIds: ['a', 'b'], receivedAt, start: 0 }], backlogAdded: 2 }]);
+    expect(s.remembered).toEqual([{ jobId: '1', runs: [{ messageIds: ['a', 'b'], start: 0 }], backlogAdded: 2 }]);
+    // In the generation the check read, with the hashes it computed.
+    expect(s.dedup.remember.mock.calls[0]?.[0]).toBe(await s.dedup.check.mock.results[0]?.value);
   });
 
   it('deduplicates inside the request and against the window', async () => {
@@ -117,7 +121,7 @@ describe('IngestService', () => {
     s.producer.enqueueUncounted.mockImplementationOnce(async (events) => {
       await new Promise<void>((resolve) => (release = resolve));
       s.jobs.push(events);
-      return 'first';
+      return { shard: 0, id: '1' };
     });
     const first = s.ingest([track('a')]);
     await new Promise((resolve) => setImmediate(resolve));
@@ -131,8 +135,8 @@ describe('IngestService', () => {
     expect(s.remembered[1]).toEqual({
       jobId: '2',
       runs: [
-        { messageIds: ['b', 'c'], receivedAt, start: 0 },
-        { messageIds: ['d'], receivedAt, start: 2 },
+        { messageIds: ['b', 'c'], start: 0 },
+        { messageIds: ['d'], start: 2 },
       ],
       backlogAdded: 3,
     });
@@ -166,7 +170,7 @@ describe('IngestService', () => {
     const s = setup({ traced: false });
     expect(await s.ingest([{ type: 'page', userId: 'u1', messageId: 'p1' }])).toMatchObject({ accepted: 1, skipped: 1, queued: 0 });
     expect(s.traces.writeNotes).not.toHaveBeenCalled();
-    expect(s.dedup.seen).not.toHaveBeenCalled();
+    expect(s.dedup.check).not.toHaveBeenCalled();
   });
 
   it('records Engage membership with Engage, and skips it from a browser (its write key is public)', async () => {
@@ -191,7 +195,7 @@ describe('IngestService', () => {
     s.redis.status = 'reconnecting';
     await expect(s.ingest([track('a')])).rejects.toThrow(new StorageUnavailableError('Redis is reconnecting'));
     await expect(s.ingest([audienceEntered('m1')])).rejects.toThrow(StorageUnavailableError);
-    expect(s.dedup.seen).not.toHaveBeenCalled();
+    expect(s.dedup.check).not.toHaveBeenCalled();
     expect(s.engage.record).not.toHaveBeenCalled();
     expect(await s.ingest([{ type: 'page', userId: 'u1', messageId: 'p1' }])).toMatchObject({ accepted: 1, skipped: 1 });
     // Received and decided, but not accepted.
@@ -216,7 +220,7 @@ describe('IngestService', () => {
     jest.useFakeTimers();
     try {
       const s = setup();
-      s.dedup.seen.mockReturnValueOnce(new Promise(() => undefined));
+      s.dedup.check.mockReturnValueOnce(new Promise(() => undefined));
       const answer = s.ingest([track('a')]);
       const settled = expect(answer).rejects.toThrow(new StorageUnavailableError('Redis did not answer within 3000 ms'));
       await jest.advanceTimersByTimeAsync(3000);

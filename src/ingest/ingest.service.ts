@@ -150,13 +150,13 @@ export class IngestService {
     const notes = this.traces
       .writeNotes(requests.flatMap((r) => r.notes))
       .catch((error: Error) => this.logger.warn(`could not record trace notes: ${error.message}`));
-    const seen = await this.dedup.seen(requests.flatMap((r) => r.events.map((e) => e.transactionId)));
-    const plan = planStore(requests, seen);
+    const check = await this.dedup.check(requests.flatMap((r) => r.events.map((e) => e.transactionId)));
+    const plan = planStore(requests, check.seen);
     const job = await this.producer.enqueueUncounted(plan.events, 'ingest', this.producer.nextShard());
     // Queued but not remembered: a retry is queued again with the same transactionId, which Kable
     // discards; the backlog counter, counted in the same command, heals when the queue is next empty.
     await this.dedup
-      .remember(job, plan.runs, plan.events.length)
+      .remember(check, job, plan.runs, plan.events.length)
       .catch((error: Error) => this.logger.warn(`could not record messageIds for deduplication: ${error.message}`));
     await notes;
     return plan.queued;

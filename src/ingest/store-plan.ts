@@ -15,15 +15,12 @@ export interface StorePlan {
  * Decides what a group of requests stores, given `seen[i]` for each of their events in order (the
  * dedup check): an event is new unless seen or carried by an earlier request of the group.
  */
-export function planStore(
-  requests: ReadonlyArray<{ events: readonly KableEvent[]; receivedAt: Date }>,
-  seen: readonly boolean[],
-): StorePlan {
+export function planStore(requests: ReadonlyArray<{ events: readonly KableEvent[] }>, seen: readonly boolean[]): StorePlan {
   const plan: StorePlan = { events: [], runs: [], queued: [] };
   const taken = new Set<string>();
   let next = 0;
-  for (const { events, receivedAt } of requests) {
-    const run: DedupRun = { messageIds: [], receivedAt, start: plan.events.length };
+  for (const { events } of requests) {
+    const run: DedupRun = { messageIds: [], start: plan.events.length };
     for (const event of events) {
       const wasSeen = seen[next++] ?? false;
       if (wasSeen || taken.has(event.transactionId)) continue;

@@ -18,11 +18,13 @@ import { formatJobRef, type JobRef } from '../platform/redis/keys.js';
 /** What a trace key holds: the last thing that happened to a message. */
 export type TraceRecord =
   | { stage: 'skipped'; at: number; type: string; reason: string }
-  | { stage: 'delivered'; at: number; jobId?: string; attempts: number; kableRequestId?: string }
+  | { stage: 'delivered'; at: number; jobId?: string; queuedAt?: number; attempts: number; kableRequestId?: string }
   | {
       stage: 'retrying' | 'failed';
       at: number;
       jobId?: string;
+      /** When its job was queued (ms since epoch): the event lookup's `received.at` once the job is gone. */
+      queuedAt?: number;
       attempts: number;
       status?: number;
       reason: string;
@@ -44,6 +46,8 @@ export type IngestNote = [messageId: string, record: Extract<TraceRecord, { stag
 /** All events of a job delivered: when, at which attempt, and which Kable request carried which of them. */
 export interface JobTraceRecord {
   at: number;
+  /** When the job was queued (ms since epoch): when its events were accepted, for the event lookup once the job is gone. */
+  queuedAt?: number;
   attempts: number;
   /** Kable's X-REQUEST-ID and how many of the job's events (in order) that request carried. */
   runs: Array<[requestId: string | null, count: number]>;
@@ -126,6 +130,7 @@ export function eventRecord(
     stage: 'delivered',
     at: job.at,
     jobId: formatJobRef(inJob),
+    ...(job.queuedAt === undefined ? {} : { queuedAt: job.queuedAt }),
     attempts: job.attempts,
     kableRequestId: requestIdAt(job.runs, inJob.index),
   };
