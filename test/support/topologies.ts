@@ -481,6 +481,8 @@ export interface RedisSentinelSetOptions {
   sentinels?: number;
   /** The name Sentinel monitors the primary under. Default `kable-primary`. */
   name?: string;
+  /** TLS only, everywhere (clients, replication, Sentinels): the given files, or `true` for files made in the set's dir. */
+  tls?: TlsFiles | boolean;
 }
 
 /**
@@ -497,6 +499,7 @@ export class RedisSentinelSet {
     readonly name: string,
     private readonly servers: ServerProcess[],
     private readonly sentinelProcesses: ServerProcess[],
+    readonly tls: TlsFiles | undefined,
   ) {}
 
   /** The ports of the data servers (primary first, as started; roles change with failovers). */
@@ -508,35 +511,63 @@ export class RedisSentinelSet {
     return this.sentinelProcesses.map((sentinel) => sentinel.port);
   }
 
-  /** For REDIS_SENTINELS: `127.0.0.1:s1,127.0.0.1:s2,127.0.0.1:s3`. */
+  /** For REDIS_SENTINELS: `127.0.0.1:s1,127.0.0.1:s2,127.0.0.1:s3` (`rediss://127.0.0.1:s1,…` with TLS). */
   get sentinelsEnv(): string {
-    return this.sentinelPorts.map((port) => `${HOST}:${port}`).join(',');
+    return this.sentinelPorts.map((port) => `${this.tls ? 'rediss://' : ''}${HOST}:${port}`).join(',');
   }
 
   static async start(options: RedisSentinelSetOptions = {}): Promise<RedisSentinelSet> {
     const { replicas = 2, sentinels = 3, name = 'kable-primary' } = options;
     requireRedis();
     const dir = mkdtempSync(join(tmpdir(), 'kable-sentinel-'));
+    let tls: TlsFiles | undefined;
+    try {
+      tls = options.tls === true ? makeTlsFiles(join(dir, 'tls')) : options.tls || undefined;
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
     const serverFlags = (port: number, i: number) => {
       const serverDir = join(dir, `server-${i}`);
       mkdirSync(serverDir);
-      return { port, bind: HOST, dir: serverDir, appendonly: 'yes', appendfsync: 'everysec', save: '' };
+      return {
+        // With TLS, replicas reach their primary over TLS too (tls-replication).
+        ...(tls ? { ...tlsServerFlags(tls, port), 'tls-replication': 'yes' } : { port }),
+        bind: HOST,
+        dir: serverDir,
+        appendonly: 'yes',
+        appendfsync: 'everysec',
+        save: '',
+      };
     };
     const primaryPort = await newPort();
-    const servers = [new ServerProcess(primaryPort, flags(serverFlags(primaryPort, 0)))];
+    const servers = [new ServerProcess(primaryPort, flags(serverFlags(primaryPort, 0)), tls)];
     for (let i = 1; i <= replicas; i += 1) {
       const port = await newPort();
-      servers.push(new ServerProcess(port, flags({ ...serverFlags(port, i), replicaof: [HOST, String(primaryPort)] })));
+      servers.push(new ServerProcess(port, flags({ ...serverFlags(port, i), replicaof: [HOST, String(primaryPort)] }), tls));
     }
     const sentinelProcesses: ServerProcess[] = [];
     for (let i = 0; i < sentinels; i += 1) {
       const port = await newPort();
       // Sentinel rewrites its conf (ids, discovered peers): a file of its own in the temp dir.
       const conf = join(dir, `sentinel-${i}.conf`);
+      // With TLS: a TLS port only, and TLS to the servers and the other Sentinels (tls-replication), which
+      // then also announce their TLS port.
+      const listen = tls
+        ? [
+            'port 0',
+            `tls-port ${port}`,
+            `tls-cert-file ${tls.serverCert}`,
+            `tls-key-file ${tls.serverKey}`,
+            `tls-ca-cert-file ${tls.caCert}`,
+            'tls-auth-clients no',
+            'tls-replication yes',
+          ]
+        : [`port ${port}`];
       writeFileSync(
         conf,
         [
-          `port ${port}`,
+          ...listen,
           `bind ${HOST}`,
           `dir ${dir}`,
           `sentinel monitor ${name} ${HOST} ${primaryPort} 2`,
@@ -546,9 +577,9 @@ export class RedisSentinelSet {
           '',
         ].join('\n'),
       );
-      sentinelProcesses.push(new ServerProcess(port, [conf, '--sentinel']));
+      sentinelProcesses.push(new ServerProcess(port, [conf, '--sentinel'], tls));
     }
-    const set = new RedisSentinelSet(dir, name, servers, sentinelProcesses);
+    const set = new RedisSentinelSet(dir, name, servers, sentinelProcesses, tls);
     // Replicas linked before the Sentinels start, so each Sentinel's first INFO of the primary lists them
     // (the next one is 10 s later).
     await startAll(servers, () => set.destroy());
@@ -627,7 +658,7 @@ export class RedisSentinelSet {
         const first = ports[0];
         const agreed = first !== undefined && first !== oldPort && ports.every((port) => port === first);
         const role = agreed
-          ? await ask({ port: first }, 'INFO', 'replication').then((info) => infoFields(info).get('role'), String)
+          ? await ask({ port: first, tls: this.tls }, 'INFO', 'replication').then((info) => infoFields(info).get('role'), String)
           : undefined;
         return [first, role, ports] as const;
       },
@@ -655,9 +686,12 @@ export class RedisSentinelSet {
     return old.port;
   }
 
-  /** An ioredis client that finds the primary through these Sentinels; disconnected by destroy(). */
+  /** An ioredis client that finds the primary through these Sentinels (TLS with the test CA when the set uses TLS); disconnected by destroy(). */
   client(options: RedisOptions = {}): Redis {
-    const client = new Redis({ sentinels: this.sentinelPorts.map((port) => ({ host: HOST, port })), name: this.name, ...options });
+    const tls = this.tls
+      ? { tls: tlsClientOptions(this.tls), sentinelTLS: tlsClientOptions(this.tls), enableTLSForSentinelMode: true }
+      : {};
+    const client = new Redis({ sentinels: this.sentinelPorts.map((port) => ({ host: HOST, port })), name: this.name, ...tls, ...options });
     client.on('error', () => undefined); // failures surface as rejected commands; no console noise
     this.clients.push(client);
     return client;
