@@ -11,8 +11,15 @@ import { type DeliverJobData, JOBS } from './queues.js';
 /** How long a write may wait for its replicas (WAIT) before ingest answers 503; well inside ingest's store timeout. */
 export const REPLICA_ACK_TIMEOUT_MS = 1000;
 
-/** Fewer replicas than REDIS_MIN_REPLICAS_ACK acknowledged a job in time. */
+/** Fewer replicas than REDIS_MIN_REPLICAS_ACK acknowledged a job in time (the job itself is queued). */
 export class ReplicasBehindError extends Error {}
+
+/** Whether an error (or the error it was made from) is a ReplicasBehindError: ingest wraps it, keeping its message. */
+export function isReplicasBehind(error: unknown): boolean {
+  return error instanceof Error && error.message.includes(REPLICAS_BEHIND);
+}
+
+const REPLICAS_BEHIND = 'replicas REDIS_MIN_REPLICAS_ACK asks for';
 
 /** The one place that puts events on the delivery queue. Job options are the queues' defaults (delivery-queues.ts). */
 @Injectable()
@@ -66,7 +73,7 @@ export class DeliveryProducer {
     const acked = await this.redis.wait(wanted, REPLICA_ACK_TIMEOUT_MS);
     if (acked < wanted) {
       throw new ReplicasBehindError(
-        `only ${acked} of the ${wanted} replicas REDIS_MIN_REPLICAS_ACK asks for acknowledged the write within ${REPLICA_ACK_TIMEOUT_MS} ms`,
+        `only ${acked} of the ${wanted} ${REPLICAS_BEHIND} acknowledged the write within ${REPLICA_ACK_TIMEOUT_MS} ms`,
       );
     }
   }

@@ -5,11 +5,13 @@ import type { AppConfig } from '../platform/config/config.js';
 import { APP_CONFIG } from '../platform/config/config.module.js';
 import { connectRedis, type RedisClient } from '../platform/redis/connection.js';
 import { RedisKeys } from '../platform/redis/keys.js';
+import { withTimeout } from '../platform/redis/with-timeout.js';
 import type { SyncReport } from './audience-sync.js';
 import { ENGAGE_QUEUE, ENGAGE_SCHEDULER_ID, ENGAGE_SYNC_JOB, type EngageSyncJobData } from './engage.queues.js';
 import { EngageService } from './engage.service.js';
 
 const SCHEDULER_RETRY_MS = 30_000;
+const SETUP_TIMEOUT_MS = 5_000;
 
 /** Runs audience syncs: one scheduler for all replicas, global concurrency 1 so syncs never overlap; a sync that dies resumes. */
 @Injectable()
@@ -18,6 +20,7 @@ export class EngageSyncWorker implements OnModuleInit, OnApplicationShutdown {
   private worker?: Worker<EngageSyncJobData, SyncReport>;
   private connection?: RedisClient;
   private retryTimer?: NodeJS.Timeout;
+  private stopping = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -26,9 +29,25 @@ export class EngageSyncWorker implements OnModuleInit, OnApplicationShutdown {
     private readonly keys: RedisKeys,
   ) {}
 
+  /** Waits for the set-up at most SETUP_TIMEOUT_MS: a Redis that is down or refuses us must not keep the process from serving health and 503s. */
   async onModuleInit(): Promise<void> {
-    // The global concurrency is set before this worker can take a job (it is kept in Redis after the first boot).
-    await this.schedule();
+    await this.setUp();
+  }
+
+  /**
+   * Sets the schedule up, then starts the worker: the global concurrency is set before this worker
+   * can take a job (it is kept in Redis after the first boot). Retried every 30 s while Redis does not answer.
+   */
+  private async setUp(): Promise<void> {
+    try {
+      await withTimeout(this.schedule(), SETUP_TIMEOUT_MS, () => new Error(`Redis did not answer within ${SETUP_TIMEOUT_MS} ms`));
+    } catch (error) {
+      if (this.stopping) return;
+      this.logger.error(`could not set up the audience sync schedule, retrying in 30 s: ${(error as Error).message}`);
+      this.retryTimer = setTimeout(() => void this.setUp(), SCHEDULER_RETRY_MS);
+      return;
+    }
+    if (this.stopping) return;
     this.worker = new Worker<EngageSyncJobData, SyncReport>(ENGAGE_QUEUE, (job) => this.process(job), {
       connection: (this.connection = connectRedis(this.config.redis, 'worker')),
       prefix: this.keys.bullPrefix(0),
@@ -39,21 +58,16 @@ export class EngageSyncWorker implements OnModuleInit, OnApplicationShutdown {
     this.worker.on('failed', (job, error) => this.logger.warn(`audience sync ${job?.id ?? ''} failed: ${error.message}`));
   }
 
-  /** Idempotent: same scheduler id and interval keep the existing schedule. Retried while Redis is down. */
+  /** Idempotent: same scheduler id and interval keep the existing schedule. */
   private async schedule(): Promise<void> {
     const every = this.config.engage.syncIntervalMs;
-    try {
-      await this.queue.setGlobalConcurrency(1);
-      // The first scheduled sync is one interval after the very first boot; POST /v1/audiences/sync runs one now.
-      await this.queue.upsertJobScheduler(
-        ENGAGE_SCHEDULER_ID,
-        { every, startDate: Date.now() + every },
-        { name: ENGAGE_SYNC_JOB, data: { trigger: 'schedule' } },
-      );
-    } catch (error) {
-      this.logger.error(`could not set up the audience sync schedule, retrying in 30 s: ${(error as Error).message}`);
-      this.retryTimer = setTimeout(() => void this.schedule(), SCHEDULER_RETRY_MS);
-    }
+    await this.queue.setGlobalConcurrency(1);
+    // The first scheduled sync is one interval after the very first boot; POST /v1/audiences/sync runs one now.
+    await this.queue.upsertJobScheduler(
+      ENGAGE_SCHEDULER_ID,
+      { every, startDate: Date.now() + every },
+      { name: ENGAGE_SYNC_JOB, data: { trigger: 'schedule' } },
+    );
   }
 
   async process(job: Job<EngageSyncJobData, SyncReport>): Promise<SyncReport> {
@@ -65,6 +79,7 @@ export class EngageSyncWorker implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     clearTimeout(this.retryTimer);
     await this.worker?.close();
     this.connection?.disconnect();

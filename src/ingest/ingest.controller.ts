@@ -5,6 +5,7 @@ import type { AppConfig } from '../platform/config/config.js';
 import { APP_CONFIG } from '../platform/config/config.module.js';
 import { HttpError } from '../platform/http/http-error.js';
 import { MetricsService } from '../platform/metrics/metrics.service.js';
+import { isReplicasBehind } from '../delivery/delivery.producer.js';
 import { isOutOfMemory, REDIS_FULL_ADVICE } from '../platform/redis/redis-memory.js';
 import { BacklogGate } from './backlog.gate.js';
 import { ApiErrors, AUTH, INGEST_RESULT_EXAMPLE, TRACK_EXAMPLE } from '../platform/openapi/openapi.js';
@@ -179,13 +180,11 @@ export class IngestController {
       if (error instanceof StorageUnavailableError) {
         const full = isOutOfMemory(error);
         this.logStorageError(error, full);
-        const reason = full ? 'Redis is out of memory: it reached its maxmemory' : 'Redis is unavailable';
-        throw this.refuse(
-          503,
-          `the messages could not be stored (${reason}); nothing was accepted, retry later`,
-          {},
-          { 'retry-after': '5' },
-        );
+        // Queued on the primary but not confirmed by its replicas: a retry is discarded by Kable (same transactionIds).
+        const message = isReplicasBehind(error)
+          ? `the messages could not be confirmed as stored (Redis's replicas did not acknowledge them in time, REDIS_MIN_REPLICAS_ACK); retry later: a repeat of the same messageId is not billed twice`
+          : `the messages could not be stored (${full ? 'Redis is out of memory: it reached its maxmemory' : 'Redis is unavailable'}); nothing was accepted, retry later`;
+        throw this.refuse(503, message, {}, { 'retry-after': '5' });
       }
       throw error;
     }

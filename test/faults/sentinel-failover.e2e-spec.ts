@@ -80,7 +80,8 @@ describe('faults: the Sentinel primary is killed under load', () => {
     expect(res.body).toEqual({
       statusCode: 503,
       error: 'Service Unavailable',
-      message: 'the messages could not be stored (Redis is unavailable); nothing was accepted, retry later',
+      message:
+        "the messages could not be confirmed as stored (Redis's replicas did not acknowledge them in time, REDIS_MIN_REPLICAS_ACK); retry later: a repeat of the same messageId is not billed twice",
     });
     const logged = await waitFor(
       () => lines.filter((line) => line.includes('ingest answers 503')).map((line) => (JSON.parse(line) as { msg: string }).msg),

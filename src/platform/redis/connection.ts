@@ -45,8 +45,9 @@ export function redisOptions(redis: AppConfig['redis'], purpose: ConnectionPurpo
     Object.assign(options, {
       sentinels: redis.topology.sentinels,
       name: redis.topology.name,
-      // Reconnects as soon as Sentinel announces a new primary, rather than at the next error.
-      failoverDetector: true,
+      // No failoverDetector: in ioredis 5 it can end a connection that is reconnecting during the
+      // failover (for good), and its subscriptions outlive quit(). A killed or demoted primary
+      // closes our sockets, which is what makes ioredis ask the Sentinels again.
       sentinelRetryStrategy: RETRY,
       ...(redis.tls ? { enableTLSForSentinelMode: true, sentinelTLS: tlsOptions(redis) } : {}),
     } satisfies RedisOptions);
