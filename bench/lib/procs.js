@@ -103,7 +103,7 @@ export async function startBaseline({ redisUrl, prefix }) {
 /**
  * @typedef {object} ServiceOptions
  * @property {string} [role] SERVICE_ROLE
- * @property {string} redisUrl
+ * @property {string} [redisUrl] unset with REDIS_CLUSTER_NODES in `env`
  * @property {string} prefix
  * @property {string} kableUrl
  * @property {Record<string, string>} [env]

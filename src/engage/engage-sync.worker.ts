@@ -10,7 +10,8 @@ import type { SyncReport } from './audience-sync.js';
 import { ENGAGE_QUEUE, ENGAGE_SCHEDULER_ID, ENGAGE_SYNC_JOB, type EngageSyncJobData } from './engage.queues.js';
 import { EngageService } from './engage.service.js';
 
-const SCHEDULER_RETRY_MS = 30_000;
+/** Retries of the set-up: soon at first (a cluster client may still be finding its nodes), then every 30 s. */
+const SCHEDULER_RETRY_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
 const SETUP_TIMEOUT_MS = 5_000;
 
 /** Runs audience syncs: one scheduler for all replicas, global concurrency 1 so syncs never overlap; a sync that dies resumes. */
@@ -21,6 +22,7 @@ export class EngageSyncWorker implements OnModuleInit, OnApplicationShutdown {
   private connection?: RedisClient;
   private retryTimer?: NodeJS.Timeout;
   private stopping = false;
+  private setUpFailures = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -36,15 +38,16 @@ export class EngageSyncWorker implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Sets the schedule up, then starts the worker: the global concurrency is set before this worker
-   * can take a job (it is kept in Redis after the first boot). Retried every 30 s while Redis does not answer.
+   * can take a job (it is kept in Redis after the first boot). Retried while Redis does not answer.
    */
   private async setUp(): Promise<void> {
     try {
       await withTimeout(this.schedule(), SETUP_TIMEOUT_MS, () => new Error(`Redis did not answer within ${SETUP_TIMEOUT_MS} ms`));
     } catch (error) {
       if (this.stopping) return;
-      this.logger.error(`could not set up the audience sync schedule, retrying in 30 s: ${(error as Error).message}`);
-      this.retryTimer = setTimeout(() => void this.setUp(), SCHEDULER_RETRY_MS);
+      const delay = SCHEDULER_RETRY_MS[Math.min(this.setUpFailures++, SCHEDULER_RETRY_MS.length - 1)] ?? 30_000;
+      this.logger.error(`could not set up the audience sync schedule, retrying in ${delay / 1000} s: ${(error as Error).message}`);
+      this.retryTimer = setTimeout(() => void this.setUp(), delay);
       return;
     }
     if (this.stopping) return;
