@@ -16,9 +16,17 @@ const WARMUP_REQUESTS = 10;
 const CONNECTIONS = 20;
 const TOP_COMMANDS = 8;
 
+/** INFO memory's parts that say where used_memory goes beyond the keys. */
+async function memoryParts(client) {
+  const info = await client.info('memory');
+  const parts = ['used_memory_dataset', 'used_memory_overhead', 'mem_clients_normal', 'mem_aof_buffer', 'used_memory_scripts'];
+  return Object.fromEntries(parts.map((name) => [name, Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN)]));
+}
+
 /** Redis's used_memory, CPU time and command stats around `work`, per event. */
 async function measureRedis(client, events, work) {
   await client.config('RESETSTAT');
+  const partsBefore = await memoryParts(client);
   const memoryBefore = await usedMemory(client);
   const cpuBefore = await redisCpuSeconds(client);
   const started = Date.now();
@@ -26,11 +34,16 @@ async function measureRedis(client, events, work) {
   const seconds = (Date.now() - started) / 1000;
   const cpuSeconds = (await redisCpuSeconds(client)) - cpuBefore;
   const memoryAfter = await usedMemory(client);
+  const partsAfter = await memoryParts(client);
+  const memoryGrowthByPart = Object.fromEntries(
+    Object.entries(partsAfter).map(([name, after]) => [name, after - (partsBefore[name] ?? 0)]),
+  );
   const commands = (await commandStats(client)).map((c) => ({ ...c, usecPerEvent: c.usec / events, usecPerCall: c.usec / c.calls }));
   return {
     events,
     seconds,
     memoryGrowth: memoryAfter - memoryBefore,
+    memoryGrowthByPart,
     bytesPerEvent: (memoryAfter - memoryBefore) / events,
     cpuSeconds,
     cpuUsecPerEvent: (cpuSeconds * 1e6) / events,
@@ -147,7 +160,11 @@ export default {
       met: complete && service.bytesPerEvent <= 48 && service.cpuUsecPerEvent <= 3,
       details: { service, baseline },
       lines: [
-        `kept after delivery: ${service.bytesPerEvent.toFixed(1)} B/event (used_memory +${service.memoryGrowth} B)`,
+        `kept after delivery: ${service.bytesPerEvent.toFixed(1)} B/event (used_memory +${service.memoryGrowth} B: ${Object.entries(
+          service.memoryGrowthByPart,
+        )
+          .map(([name, bytes]) => `${name} ${bytes >= 0 ? '+' : ''}${bytes}`)
+          .join(', ')})`,
         `Redis CPU: service ${us(service.cpuUsecPerEvent)} µs/event (${service.cpuSeconds.toFixed(2)} s), baseline ${us(baseline.cpuUsecPerEvent)} µs/event`,
         'service, top commands (a script includes the commands it calls):',
         ...commandLines(service.commands),
