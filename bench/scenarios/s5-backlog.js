@@ -4,16 +4,19 @@ import { prefill } from '../lib/steps.js';
 async function perEvent(ctx, name, events, perRequest) {
   const prefix = ctx.prefix(name);
   const r = await prefill(ctx, prefix, events, perRequest);
-  const [dedupKey] = (await ctx.redis.client.scan('0', 'MATCH', `${prefix}:dedup:*`, 'COUNT', 1000))[1];
-  const [jobKey] = (await ctx.redis.client.scan('0', 'MATCH', `${prefix}:kable-delivery:[0-9]*`, 'COUNT', 1000))[1];
-  const dedupBytes = dedupKey ? await ctx.redis.client.memory('USAGE', dedupKey) : null;
+  // A dedup bucket (its name may hold binary bytes) and one job hash, in any shard.
+  const [bucket] = (await ctx.redis.client.scanBuffer('0', 'MATCH', `${prefix}:*:dd:*:*`, 'COUNT', 10_000))[1];
+  const [jobKey] = (await ctx.redis.client.scan('0', 'MATCH', `${prefix}:*:kable-delivery:[0-9]*`, 'COUNT', 10_000))[1];
+  const ids = bucket ? await ctx.redis.client.hlen(bucket) : 0;
+  const dedupBytes = bucket && ids > 0 ? Math.round(Number(await ctx.redis.client.memory('USAGE', bucket, 'SAMPLES', '0')) / ids) : null;
   const jobBytes = jobKey ? await ctx.redis.client.memory('USAGE', jobKey, 'SAMPLES', '0') : null;
   await ctx.cleanup(prefix);
   return {
     events: r.accepted,
     perRequest,
     bytesPerEvent: (r.memoryAfter - r.memoryBefore) / r.accepted,
-    dedupKeyBytes: dedupBytes,
+    /** A dedup bucket's MEMORY USAGE over its fields: bytes per id. */
+    dedupBytesPerId: dedupBytes,
     jobHashBytes: jobBytes,
   };
 }
