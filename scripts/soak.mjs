@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisClusterProcs } from '../bench/lib/cluster.js';
+import { waitForRedis } from '../bench/lib/redis.js';
 /** @type {typeof import('../tools/kable-emulator.js')} */
 const { KableEmulator } = await import(new URL('../dist-tools/kable-emulator.js', import.meta.url).href); // the build, typed by its source
 import { freePort, sleep, startFlags } from '../bench/lib/procs.js';
@@ -57,20 +58,7 @@ async function startRedis() {
     console.error(`cannot start redis-server (${error.message}): install it, or set REDIS_URL to a Redis to use`);
     process.exit(2);
   });
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined); // not up yet: retried below
-  for (let i = 0; ; i += 1) {
-    try {
-      await probe.connect();
-      await probe.ping();
-      break;
-    } catch {
-      probe.disconnect();
-      if (i > 200) throw new Error('redis-server did not start');
-      await sleep(50);
-    }
-  }
-  probe.disconnect();
+  await waitForRedis(REDIS_URL);
 }
 async function stopRedis() {
   redisServer.kill('SIGKILL');

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { freePort, sleep } from './procs.js';
+import { waitForRedis } from './redis.js';
 
 const run = promisify(execFile);
 
@@ -32,20 +33,7 @@ class Node {
       console.error(`cannot start redis-server (${error.message}): install it`);
       process.exit(2);
     });
-    const probe = new Redis(this.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    for (let i = 0; ; i += 1) {
-      try {
-        await probe.connect();
-        await probe.ping();
-        break;
-      } catch {
-        probe.disconnect();
-        if (i > 200) throw new Error(`redis-server on ${this.port} did not start`);
-        await sleep(50);
-      }
-    }
-    probe.disconnect();
+    await waitForRedis(`redis://127.0.0.1:${this.port}`);
   }
   async kill() {
     this.child?.kill('SIGKILL');

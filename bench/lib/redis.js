@@ -42,19 +42,10 @@ export async function startRedis({ own = false } = {}) {
     process.exit(1);
   });
   const url = `redis://127.0.0.1:${port}`;
+  await waitForRedis(url);
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
-  client.on('error', () => undefined); // connection attempts while redis-server starts
-  for (let i = 0; ; i++) {
-    try {
-      await client.connect();
-      await client.ping();
-      break;
-    } catch (error) {
-      if (i > 50) throw error;
-      client.disconnect();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  client.on('error', () => undefined); // reconnect attempts once the bench has stopped this redis-server
+  await client.connect();
   return {
     url,
     client,
@@ -67,6 +58,28 @@ export async function startRedis({ own = false } = {}) {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Resolves once a Redis answers PING at `url`; throws after `timeoutMs`. */
+export async function waitForRedis(url, timeoutMs = 10_000) {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined); // not up yet: retried below
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      try {
+        await probe.connect();
+        await probe.ping();
+        return;
+      } catch {
+        probe.disconnect();
+        if (Date.now() > deadline) throw new Error(`no Redis answered at ${url} within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  } finally {
+    probe.disconnect();
+  }
 }
 
 export async function version(client) {
