@@ -169,16 +169,9 @@ export class DedupStore {
     const generation = generationOf(now, windowMs);
     const seen = new Array<boolean>(messageIds.length).fill(false);
     const result: DedupCheck = { seen, now, generation, hashes: new Map(), buckets: new Map() };
-    const byShard = new Map<number, { at: number[]; hashes: string[] }>();
-    messageIds.forEach((id, i) => {
-      const shard = this.keys.shardOf(id);
-      let group = byShard.get(shard);
-      if (!group) byShard.set(shard, (group = { at: [], hashes: [] }));
-      group.at.push(i);
-      group.hashes.push(messageHash(id));
-    });
     await Promise.all(
-      [...byShard].map(async ([shard, { at, hashes }]) => {
+      [...this.keys.byShard(messageIds.keys(), (i) => messageIds[i] ?? '')].map(async ([shard, at]) => {
+        const hashes = at.map((i) => messageHash(messageIds[i] ?? ''));
         const { metas, prefixes } = this.generations(shard, generation);
         const reply = (await this.redis.eval(CHECK, metas.length, ...metas, ...prefixes, packHashes(hashes))) as CheckReply;
         const [found, previousIds, previousStart] = reply;
@@ -216,25 +209,15 @@ export class DedupStore {
    * the same command as that shard's ids.
    */
   async remember(check: DedupCheck, job: JobRef | undefined, runs: DedupRun[], backlogAdded = 0): Promise<void> {
-    const shards = new Map<number, { hashes: string[]; values: string[] }>();
-    const of = (shard: number) => {
-      let entry = shards.get(shard);
-      if (!entry) shards.set(shard, (entry = { hashes: [], values: [] }));
-      return entry;
-    };
-    if (job && backlogAdded > 0) of(job.shard);
-    for (const run of runs) {
-      run.messageIds.forEach((id, i) => {
-        const entry = of(this.keys.shardOf(id));
-        entry.hashes.push(check.hashes.get(id) ?? messageHash(id));
-        entry.values.push((job && encodeEntry({ ...job, index: run.start + i })) ?? '0');
-      });
-    }
+    const entries = runs.flatMap((run) => run.messageIds.map((id, i) => ({ id, index: run.start + i })));
+    const shards = this.keys.byShard(entries, (entry) => entry.id);
+    // The job's shard counts the backlog even when none of its ids hash there.
+    if (job && backlogAdded > 0 && !shards.has(job.shard)) shards.set(job.shard, []);
     const { generation } = check;
     const windowMs = this.config.dedupWindowMs;
     // One command per shard: ioredis's per-command cost was the largest single cost of batch ingest.
     await Promise.all(
-      [...shards].map(([shard, { hashes, values }]) =>
+      [...shards].map(([shard, group]) =>
         this.redis.eval(
           REMEMBER,
           2,
@@ -245,8 +228,8 @@ export class DedupStore {
           check.now,
           check.buckets.get(shard) ?? bucketsFor(0, 0, windowMs),
           job?.shard === shard ? backlogAdded : 0,
-          packHashes(hashes),
-          ...values,
+          packHashes(group.map(({ id }) => check.hashes.get(id) ?? messageHash(id))),
+          ...group.map(({ index }) => (job && encodeEntry({ ...job, index })) ?? '0'),
         ),
       ),
     );

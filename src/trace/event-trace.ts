@@ -200,17 +200,15 @@ export class EventTraceStore {
 
   /** Runs `script` once per shard over the records' keys (each a key of its id's shard), ARGV: the trace window, then the records. */
   private async writeByShard(script: string, records: Array<[messageId: string, record: string]>): Promise<void> {
-    const shards = new Map<number, { keys: string[]; values: string[] }>();
-    for (const [id, record] of records) {
-      const shard = this.keys.shardOf(id);
-      let entry = shards.get(shard);
-      if (!entry) shards.set(shard, (entry = { keys: [], values: [] }));
-      entry.keys.push(this.keys.shardKey(shard, 'trace', id));
-      entry.values.push(record);
-    }
     await Promise.all(
-      [...shards.values()].map(({ keys, values }) =>
-        this.redis.eval(script, keys.length, ...keys, this.config.eventTraceWindowMs, ...values),
+      [...this.keys.byShard(records, ([id]) => id)].map(([shard, group]) =>
+        this.redis.eval(
+          script,
+          group.length,
+          ...group.map(([id]) => this.keys.shardKey(shard, 'trace', id)),
+          this.config.eventTraceWindowMs,
+          ...group.map(([, record]) => record),
+        ),
       ),
     );
   }

@@ -90,6 +90,18 @@ export class RedisKeys {
     return shardOf(messageId, this.shards);
   }
 
+  /** `items` grouped by the shard of their message id, in order within each shard: one command per shard. */
+  byShard<T>(items: Iterable<T>, idOf: (item: T) => string): Map<number, T[]> {
+    const groups = new Map<number, T[]>();
+    for (const item of items) {
+      const shard = this.shardOf(idOf(item));
+      const group = groups.get(shard);
+      if (group) group.push(item);
+      else groups.set(shard, [item]);
+    }
+    return groups;
+  }
+
   /** Shard numbers, 0 to REDIS_SHARDS - 1. */
   all(): number[] {
     return Array.from({ length: this.shards }, (_, i) => i);
