@@ -256,6 +256,21 @@ export interface RedisClusterOptions {
   tls?: TlsFiles | boolean;
 }
 
+/** The TLS files a topology uses: made in `dir` for `true`, given ones as they are; `dir` is removed if making them fails. */
+function tlsFilesIn(dir: string, option: TlsFiles | boolean | undefined): TlsFiles | undefined {
+  try {
+    return option === true ? makeTlsFiles(join(dir, 'tls')) : option || undefined;
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** `127.0.0.1:p1,127.0.0.1:p2,…`, with `rediss://` before each entry for TLS: a REDIS_CLUSTER_NODES or REDIS_SENTINELS value. */
+function hostList(ports: number[], tls: boolean): string {
+  return ports.map((port) => `${tls ? 'rediss://' : ''}${HOST}:${port}`).join(',');
+}
+
 /**
  * A Redis Cluster of masters without replicas on 127.0.0.1, AOF fsynced on every write, full slot
  * coverage required (the default): while a master is down its slots fail. A master restarted on its
@@ -279,7 +294,7 @@ export class RedisCluster {
 
   /** Seed list for REDIS_CLUSTER_NODES: `127.0.0.1:p1,127.0.0.1:p2,…` (`rediss://127.0.0.1:p1,…` with TLS). */
   get nodes(): string {
-    return this.ports.map((port) => `${this.tls ? 'rediss://' : ''}${HOST}:${port}`).join(',');
+    return hostList(this.ports, this.tls !== undefined);
   }
 
   static async start(options: RedisClusterOptions = {}): Promise<RedisCluster> {
@@ -287,13 +302,7 @@ export class RedisCluster {
     if (!Number.isInteger(masters) || masters < 1) throw new Error(`RedisCluster: masters must be a whole number >= 1, not ${masters}`);
     requireRedis();
     const dir = mkdtempSync(join(tmpdir(), 'kable-cluster-'));
-    let tls: TlsFiles | undefined;
-    try {
-      tls = options.tls === true ? makeTlsFiles(join(dir, 'tls')) : options.tls || undefined;
-    } catch (error) {
-      rmSync(dir, { recursive: true, force: true });
-      throw error;
-    }
+    const tls = tlsFilesIn(dir, options.tls);
     const servers: ServerProcess[] = [];
     const busPorts: number[] = [];
     for (let i = 0; i < masters; i += 1) {
@@ -513,20 +522,14 @@ export class RedisSentinelSet {
 
   /** For REDIS_SENTINELS: `127.0.0.1:s1,127.0.0.1:s2,127.0.0.1:s3` (`rediss://127.0.0.1:s1,…` with TLS). */
   get sentinelsEnv(): string {
-    return this.sentinelPorts.map((port) => `${this.tls ? 'rediss://' : ''}${HOST}:${port}`).join(',');
+    return hostList(this.sentinelPorts, this.tls !== undefined);
   }
 
   static async start(options: RedisSentinelSetOptions = {}): Promise<RedisSentinelSet> {
     const { replicas = 2, sentinels = 3, name = 'kable-primary' } = options;
     requireRedis();
     const dir = mkdtempSync(join(tmpdir(), 'kable-sentinel-'));
-    let tls: TlsFiles | undefined;
-    try {
-      tls = options.tls === true ? makeTlsFiles(join(dir, 'tls')) : options.tls || undefined;
-    } catch (error) {
-      rmSync(dir, { recursive: true, force: true });
-      throw error;
-    }
+    const tls = tlsFilesIn(dir, options.tls);
     const serverFlags = (port: number, i: number) => {
       const serverDir = join(dir, `server-${i}`);
       mkdirSync(serverDir);
