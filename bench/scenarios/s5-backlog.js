@@ -5,9 +5,9 @@ async function perEvent(ctx, name, events, perRequest) {
   const prefix = ctx.prefix(name);
   const r = await prefill(ctx, prefix, events, perRequest);
   // A dedup bucket (its name may hold binary bytes) and one job hash, in any shard.
-  const [bucket] = (await ctx.redis.client.scanBuffer('0', 'MATCH', `${prefix}:*:dd:*:*`, 'COUNT', 10_000))[1];
+  const [bucket] = (await ctx.redis.client.scanBuffer('0', 'MATCH', `${prefix}:*:seen:*:*`, 'COUNT', 10_000))[1];
   const [jobKey] = (await ctx.redis.client.scan('0', 'MATCH', `${prefix}:*:kable-delivery:[0-9]*`, 'COUNT', 10_000))[1];
-  const ids = bucket ? await ctx.redis.client.hlen(bucket) : 0;
+  const ids = bucket ? (await ctx.redis.client.strlen(bucket)) / 20 : 0; // 20-byte records
   const dedupBytes = bucket && ids > 0 ? Math.round(Number(await ctx.redis.client.memory('USAGE', bucket, 'SAMPLES', '0')) / ids) : null;
   const jobBytes = jobKey ? await ctx.redis.client.memory('USAGE', jobKey, 'SAMPLES', '0') : null;
   await ctx.cleanup(prefix);

@@ -8,11 +8,15 @@ import {
   bucketName,
   bucketsFor,
   DEFAULT_BUCKETS,
+  EPOCH_FULL,
+  EPOCH_GROWTH,
   generationExpiresAt,
   generationMs,
   generationOf,
   messageHash,
-  packHashes,
+  MIN_BUCKETS,
+  packRecords,
+  RECORD_BYTES,
   TARGET_FILL,
 } from './dedup-layout.js';
 import { DedupStore } from './dedup.store.js';
@@ -43,7 +47,7 @@ describe('DedupStore (Redis at 127.0.0.1:6379)', () => {
 
   /** The bucket key of an id in generation `g`, given the generation's bucket count. */
   const bucketKey = (keys: RedisKeys, id: string, g: number, buckets: number) =>
-    keys.shardKey(keys.shardOf(id), 'dd', String(g), bucketName(messageHash(id), buckets));
+    keys.shardKey(keys.shardOf(id), 'seen', String(g), '0', bucketName(messageHash(id), buckets));
 
   beforeAll(() => {
     redis = new Redis('redis://127.0.0.1:6379');
@@ -78,11 +82,13 @@ describe('DedupStore (Redis at 127.0.0.1:6379)', () => {
 
     // The first generation of a shard has the default bucket count; every key of it expires with it.
     const g = generationOf(NOW, WINDOW);
-    const meta = keys.shardKey(0, 'dd', String(g));
-    expect(await redis.hgetall(meta)).toEqual({ b: String(DEFAULT_BUCKETS), s: String(NOW), n: '3' });
+    const meta = keys.shardKey(0, 'seen', String(g));
+    expect(await redis.hgetall(meta)).toEqual({ b0: String(DEFAULT_BUCKETS), s: String(NOW), n0: '3' });
     const bucket = bucketKey(keys, 'a', g, DEFAULT_BUCKETS);
     for (const key of [meta, bucket]) expect(await redis.pexpiretime(key)).toBe(generationExpiresAt(g, WINDOW));
-    expect(await redis.hexists(bucket, packHashes([messageHash('a')]))).toBe(1);
+    // The bucket is the id's 20-byte record (alone there unless b or c share it).
+    const a = packRecords([messageHash('a')], { shard: 0, id: '42' }, [0]);
+    expect((await redis.getBuffer(bucket))?.subarray(0, RECORD_BYTES)).toEqual(a);
   });
 
   it('sees an id for as long as a generation that holds it lives, and forgets it after', async () => {
@@ -112,23 +118,68 @@ describe('DedupStore (Redis at 127.0.0.1:6379)', () => {
     const g = generationOf(at, WINDOW);
     const ids = Array.from({ length: 300 }, (_, i) => `sized-${i}`);
     await s.remember(await s.check(ids, at), { shard: 1, id: '9' }, [{ messageIds: ids, start: 0 }]);
-    const meta = (shard: number, gen: number) => keys.shardKey(shard, 'dd', String(gen));
-    const taken = await Promise.all([0, 1].map(async (shard) => Number(await redis.hget(meta(shard, g), 'n'))));
+    const meta = (shard: number, gen: number) => keys.shardKey(shard, 'seen', String(gen));
+    const taken = await Promise.all([0, 1].map(async (shard) => Number(await redis.hget(meta(shard, g), 'n0'))));
     expect(taken[0]! + taken[1]!).toBe(300);
     expect(await redis.hget(meta(0, g), 's')).toBe(String(at));
 
     const next = await s.check(['next-0', 'next-1', 'next-2', 'next-3'], at + GEN);
-    for (const shard of [0, 1]) expect(next.buckets.get(shard)).toBe(bucketsFor(taken[shard]!, (g + 1) * GEN - at, WINDOW));
+    for (const shard of [0, 1]) {
+      expect(next.epochs.get(shard)).toEqual({ epoch: 0, buckets: bucketsFor(taken[shard]!, (g + 1) * GEN - at, WINDOW) });
+    }
     await s.remember(next, { shard: 0, id: '10' }, [{ messageIds: ['next-0', 'next-1'], start: 0 }]);
     const shard = keys.shardOf('next-0');
-    expect(Number(await redis.hget(meta(shard, g + 1), 'b'))).toBe(next.buckets.get(shard));
-    // Another writer that sized it otherwise keeps the generation's count, and writes where readers look.
-    await s.remember({ ...next, buckets: new Map([[shard, 5]]) }, { shard: 0, id: '11' }, [{ messageIds: ['next-2', 'next-3'], start: 0 }]);
-    expect(Number(await redis.hget(meta(shard, g + 1), 'b'))).toBe(next.buckets.get(shard));
+    expect(Number(await redis.hget(meta(shard, g + 1), 'b0'))).toBe(next.epochs.get(shard)?.buckets);
+    // A writer that checked before the generation was written, and sized it otherwise, keeps the
+    // generation's count and writes where readers look.
+    await s.remember({ ...next, epochs: new Map([[shard, { epoch: 0, buckets: 5 }]]) }, { shard: 0, id: '11' }, [
+      { messageIds: ['next-2', 'next-3'], start: 0 },
+    ]);
+    expect(Number(await redis.hget(meta(shard, g + 1), 'b0'))).toBe(next.epochs.get(shard)?.buckets);
     expect((await s.check(['next-0', 'next-1', 'next-2', 'next-3'], at + GEN)).seen).toEqual([true, true, true, true]);
+    expect(Number(await redis.hget(meta(shard, g + 1), 'n0')) + Number(await redis.hget(meta(1 - shard, g + 1), 'n0'))).toBe(4);
   });
 
-  it('keeps a full bucket in its compact encoding', async () => {
+  it('starts a new epoch of more buckets when a generation’s buckets fill, and reads every epoch', async () => {
+    const { store: s, keys } = store();
+    const at = NOW + 40 * GEN;
+    const g = generationOf(at, WINDOW);
+    const meta = keys.shardKey(0, 'seen', String(g));
+    // A first write that sizes the generation at the fewest buckets: it is full after EPOCH_FULL ids a bucket.
+    const first = Array.from({ length: MIN_BUCKETS * EPOCH_FULL + 1 }, (_, i) => `epoch0-${i}`);
+    const check = await s.check(first, at);
+    await s.remember({ ...check, epochs: new Map([[0, { epoch: 0, buckets: MIN_BUCKETS }]]) }, { shard: 0, id: '20' }, [
+      { messageIds: first, start: 0 },
+    ]);
+    expect(await redis.hgetall(meta)).toEqual({
+      b0: String(MIN_BUCKETS),
+      n0: String(first.length),
+      e: '1',
+      b1: String(MIN_BUCKETS * EPOCH_GROWTH),
+      s: String(at),
+    });
+    // The next ids go to epoch 1; a writer still naming epoch 0 is sent there too.
+    const later = await s.check(['epoch1-a', 'epoch1-b'], at);
+    expect(later.epochs.get(0)).toEqual({ epoch: 1, buckets: MIN_BUCKETS * EPOCH_GROWTH });
+    await s.remember(later, { shard: 0, id: '21' }, [{ messageIds: ['epoch1-a'], start: 0 }]);
+    await s.remember(check, { shard: 0, id: '22' }, [{ messageIds: ['epoch1-b'], start: 0 }]);
+    expect(await redis.hget(meta, 'n1')).toBe('2');
+    expect(
+      await redis.exists(keys.shardKey(0, 'seen', String(g), '1', bucketName(messageHash('epoch1-b'), MIN_BUCKETS * EPOCH_GROWTH))),
+    ).toBe(1);
+    // Both epochs are read: every id is seen, and found where it went.
+    const all = [...first, 'epoch1-a', 'epoch1-b'];
+    expect((await s.check(all, at)).seen.every(Boolean)).toBe(true);
+    expect(await s.lookup('epoch0-7', at)).toEqual({ job: { shard: 0, id: '20', index: 7 }, expiresAt: generationExpiresAt(g, WINDOW) });
+    expect(await s.lookup('epoch1-b', at)).toEqual({ job: { shard: 0, id: '22', index: 0 }, expiresAt: generationExpiresAt(g, WINDOW) });
+    // A bucket of epoch 0 stays near EPOCH_FULL records (it is read whole by every check of its ids).
+    const sizes = await Promise.all(
+      Array.from({ length: MIN_BUCKETS }, (_, b) => redis.strlen(keys.shardKey(0, 'seen', String(g), '0', b.toString(16)))),
+    );
+    expect(Math.max(...sizes) / RECORD_BYTES).toBeLessThan(EPOCH_FULL * 1.5);
+  });
+
+  it('keeps a full bucket in about 30 bytes an id', async () => {
     const { store: s, keys } = store();
     const at = NOW + 20 * GEN;
     const g = generationOf(at, WINDOW);
@@ -139,11 +190,11 @@ describe('DedupStore (Redis at 127.0.0.1:6379)', () => {
       if (bucketName(messageHash(`fill-${i}`), DEFAULT_BUCKETS) === target) ids.push(`fill-${i}`);
     }
     await s.remember(await s.check(ids, at), { shard: 0, id: '12' }, [{ messageIds: ids, start: 0 }]);
-    const key = keys.shardKey(0, 'dd', String(g), target);
-    expect(await redis.hlen(key)).toBe(TARGET_FILL + 1); // and the marker
-    expect(await redis.object('ENCODING', key)).toBe('listpack');
-    // About 30 bytes an id (16 of hash, 9 of value, listpack headers), with the key's own overhead.
-    expect(Number(await redis.memory('USAGE', key)) / TARGET_FILL).toBeLessThan(40);
+    const key = keys.shardKey(0, 'seen', String(g), '0', target);
+    expect(await redis.strlen(key)).toBe(TARGET_FILL * RECORD_BYTES);
+    // 20 bytes a record, the string's room to grow and the key's own overhead.
+    expect(Number(await redis.memory('USAGE', key)) / TARGET_FILL).toBeLessThan(36);
+    expect((await s.check(ids, at)).seen.every(Boolean)).toBe(true);
   });
 
   it('keeps every id in its shard’s slot, each script touching one slot', async () => {

@@ -5,105 +5,64 @@ import { BacklogCounter } from '../delivery/backlog.counter.js';
 import { REDIS, type RedisClient, RedisKeys } from '../platform/redis/redis.module.js';
 import type { JobRef } from '../platform/redis/keys.js';
 import {
+  bucketName,
   bucketsFor,
-  encodeEntry,
-  decodeEntry,
+  entryAt,
   type EntryRef,
+  findRecord,
   generationExpiresAt,
   generationMs,
+  EPOCH_FULL,
+  EPOCH_GROWTH,
   generationOf,
+  keptBytes,
   liveGenerations,
-  MARKER_FIELD,
+  MAX_BUCKETS,
   messageHash,
-  packHashes,
+  packRecords,
+  parseGenerationMeta,
+  RECORD_BYTES,
 } from './dedup-layout.js';
 
 /*
- * The scripts name an id's bucket as dedup-layout.ts's bucketName does: the hash's first 32 bits modulo
- * the generation's bucket count, in hex. A generation's meta hash (`dd:<g>`) holds `b` (its buckets, fixed by
- * the first write), `s` (when it was first written) and `n` (ids written); its buckets are `dd:<g>:<hex>`.
- * Every key a script touches is in one shard's slot: the meta keys it is given and the buckets beside them.
+ * A generation's meta hash (`seen:<g>`) holds `b<e>` and `n<e>` (each epoch's buckets and ids written),
+ * `e` (the newest epoch) and `s` (the first write); epoch e's buckets are strings `seen:<g>:<e>:<hex>`
+ * (dedup-layout.ts). Every key of an id is in its shard's slot, so one MGET or one script per shard
+ * touches one slot.
  */
-
-const BUCKET_OF = `local function bucket(h, buckets)
-  local a, b, c, d = string.byte(h, 1, 4)
-  return string.format('%x', (((a * 256 + b) * 256 + c) * 256 + d) % buckets)
-end`;
 
 /**
- * KEYS: the meta keys of the live generations, newest first. ARGV: their bucket key prefixes, then the
- * ids' hashes (16 bytes each). Answers a string, per id 1 if a generation has it, else 0; then, when the
- * newest generation has no meta yet, its predecessor's `n` and `s` (to size it).
+ * KEYS: the generation's meta key, the shard's backlog counter, then each id's bucket. ARGV: the
+ * epoch and bucket count the keys were named with (epoch 0 and a count for a generation not yet
+ * written), when the generation's keys expire, the time of this write, the backlog increment, then
+ * the ids' records (RECORD_BYTES each, in the order of the buckets). When the epoch given is not the
+ * newest, or its count differs, writes nothing. Answers the newest epoch and its count.
  */
-const CHECK = `${BUCKET_OF}
-local gens, newest = {}, false
-for i = 1, #KEYS do
-  local buckets = redis.call('HGET', KEYS[i], 'b')
-  if buckets then
-    gens[#gens + 1] = { ARGV[i], tonumber(buckets) }
-    newest = newest or i == 1
+const REMEMBER = `
+local meta, epoch, buckets, expires, records = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[6]
+if #KEYS > 2 then
+  if redis.call('HSETNX', meta, 'b0', buckets) == 1 then
+    redis.call('HSET', meta, 's', ARGV[4])
+    redis.call('PEXPIREAT', meta, expires)
   end
+  local newest = redis.call('HGET', meta, 'e') or '0'
+  local count = redis.call('HGET', meta, 'b' .. newest)
+  if newest ~= epoch or count ~= buckets then return { newest, count } end
 end
-local hashes = ARGV[#KEYS + 1]
-local out = {}
-for i = 1, #hashes / 16 do
-  local h = string.sub(hashes, i * 16 - 15, i * 16)
-  local seen = '0'
-  for j = 1, #gens do
-    if redis.call('HEXISTS', gens[j][1] .. bucket(h, gens[j][2]), h) == 1 then
-      seen = '1'
-      break
-    end
-  end
-  out[i] = seen
-end
-if newest then return { table.concat(out) } end
-local previous = redis.call('HMGET', KEYS[2], 'n', 's')
-return { table.concat(out), previous[1] or false, previous[2] or false }`;
-
-/**
- * KEYS: the newest generation's meta key, the shard's backlog counter. ARGV: the generation's bucket
- * key prefix, when its keys expire, the time of this write and a bucket count (both kept if this
- * write creates the generation), the backlog increment, the hashes, then one entry value per id. A
- * bucket's marker field, written with every id, tells the write that creates the bucket (two fields
- * added) to set its expiry.
- */
-const REMEMBER = `${BUCKET_OF}
-local meta = KEYS[1]
-local prefix, expires, hashes = ARGV[1], ARGV[2], ARGV[6]
 ${BacklogCounter.addInScript('KEYS[2]', 'ARGV[5]')}
-local count = #hashes / 16
-if count == 0 then return 0 end
-local buckets
-if redis.call('HSETNX', meta, 'b', ARGV[4]) == 1 then
-  redis.call('HSET', meta, 's', ARGV[3])
-  redis.call('PEXPIREAT', meta, expires)
-  buckets = tonumber(ARGV[4])
-else
-  buckets = tonumber(redis.call('HGET', meta, 'b'))
-end
-for i = 1, count do
-  local h = string.sub(hashes, i * 16 - 15, i * 16)
-  local key = prefix .. bucket(h, buckets)
-  if redis.call('HSET', key, '${MARKER_FIELD}', '0', h, ARGV[6 + i]) == 2 then redis.call('PEXPIREAT', key, expires) end
-end
-redis.call('HINCRBY', meta, 'n', count)
-return count`;
-
-/**
- * KEYS: the meta keys of the live generations, newest first. ARGV: their bucket key prefixes, then the
- * id's hash. The entry's value and the position of its generation among KEYS, or nil.
- */
-const LOOKUP = `${BUCKET_OF}
-local h = ARGV[#KEYS + 1]
-for i = 1, #KEYS do
-  local buckets = redis.call('HGET', KEYS[i], 'b')
-  if buckets then
-    local value = redis.call('HGET', ARGV[i] .. bucket(h, tonumber(buckets)), h)
-    if value then return { value, i } end
+for i = 3, #KEYS do
+  if redis.call('APPEND', KEYS[i], string.sub(records, (i - 3) * ${RECORD_BYTES} + 1, (i - 2) * ${RECORD_BYTES})) == ${RECORD_BYTES} then
+    redis.call('PEXPIREAT', KEYS[i], expires)
   end
 end
-return false`;
+if #KEYS > 2 then
+  local n = tonumber(buckets)
+  if redis.call('HINCRBY', meta, 'n' .. epoch, #KEYS - 2) > n * ${EPOCH_FULL} and n < ${MAX_BUCKETS} then
+    local next = tostring(tonumber(epoch) + 1)
+    redis.call('HSET', meta, 'e', next, 'b' .. next, string.format('%d', math.min(n * ${EPOCH_GROWTH}, ${MAX_BUCKETS})))
+  end
+end
+return { epoch, buckets }`;
 
 /** What the window says of an accepted messageId. */
 export interface DedupEntry {
@@ -119,6 +78,12 @@ export interface DedupRun {
   start: number;
 }
 
+/** The epoch of the newest generation that a write goes to, and its bucket count. */
+export interface DedupEpoch {
+  epoch: number;
+  buckets: number;
+}
+
 /** What `check` found, for `remember` to write beside it: the generation it read and each id's hash. */
 export interface DedupCheck {
   /** For each id asked about, in order: whether it was accepted before inside the window. */
@@ -127,15 +92,19 @@ export interface DedupCheck {
   now: number;
   generation: number;
   hashes: Map<string, string>;
-  /** Per shard whose newest generation has no meta yet: the bucket count a first write gives it. */
-  buckets: Map<number, number>;
+  /** Per shard: the newest generation's newest epoch, or for one not written yet, epoch 0 with the count a first write gives it. */
+  epochs: Map<number, DedupEpoch>;
 }
 
-/** The states, and with no newest generation yet, its predecessor's `n` and `s`. */
-type CheckReply = [seen: string, previousIds?: string | null, previousStart?: string | null];
+/** A shard's buckets to read: one per epoch of each live generation, newest first. */
+interface Readable {
+  g: number;
+  epoch: number;
+  buckets: number;
+}
 
 /**
- * The one owner of the deduplication window (DEDUP_WINDOW): the 128-bit hashes of accepted messageIds in
+ * The one owner of the deduplication window (DEDUP_WINDOW): records of accepted messageIds in
  * generation buckets (dedup-layout.ts), each id in its shard (RedisKeys.shardOf). Ingest checks, queues,
  * then remembers: a message is never marked as seen without having been queued, and one queued but not
  * remembered is queued again on a retry (Kable discards the copy).
@@ -150,40 +119,56 @@ export class DedupStore {
   ) {}
 
   private meta(shard: number, g: number): string {
-    return this.keys.shardKey(shard, 'dd', String(g));
+    return this.keys.shardKey(shard, 'seen', String(g));
   }
 
-  private bucketPrefix(shard: number, g: number): string {
-    return `${this.meta(shard, g)}:`;
+  /** Names the buckets of an epoch: the generation's meta key, the epoch, the bucket's name. */
+  private bucketKeys(shard: number, { g, epoch, buckets }: Readable): (hash: string) => string {
+    const prefix = `${this.meta(shard, g)}:${epoch}:`;
+    return (hash) => prefix + bucketName(hash, buckets);
   }
 
-  /** KEYS and ARGV prefixes of CHECK and LOOKUP: the live generations of a shard, newest first. */
-  private generations(shard: number, g: number): { metas: string[]; prefixes: string[] } {
+  /**
+   * A shard's live generations at generation `g` (their metas, one HGETALL each: epochs can be added at
+   * any time), and where a write to the newest goes.
+   */
+  private async live(shard: number, g: number): Promise<{ readable: Readable[]; newest: DedupEpoch }> {
     const gens = liveGenerations(g);
-    return { metas: gens.map((x) => this.meta(shard, x)), prefixes: gens.map((x) => this.bucketPrefix(shard, x)) };
+    const metas = await Promise.all(gens.map(async (x) => parseGenerationMeta(await this.redis.hgetall(this.meta(shard, x)))));
+    const readable = gens.flatMap((x, i) => (metas[i]?.epochs ?? []).map((buckets, epoch) => ({ g: x, epoch, buckets })).reverse());
+    const current = metas[0];
+    if (current) return { readable, newest: { epoch: current.epochs.length - 1, buckets: current.epochs.at(-1) ?? 0 } };
+    // Not written yet: sized from the previous generation's ids since its first write.
+    const previous = metas[1];
+    const windowMs = this.config.dedupWindowMs;
+    const buckets = bucketsFor(previous?.ids ?? 0, g * generationMs(windowMs) - (previous?.start ?? NaN), windowMs);
+    return { readable, newest: { epoch: 0, buckets } };
   }
 
-  /** For each id, whether it was accepted before inside the window. One script per shard. */
+  /** Reads the buckets of `hashes` in every epoch of `readable`, in one MGET: per hash, one bucket per epoch (null if none). */
+  private async read(shard: number, readable: Readable[], hashes: string[]): Promise<Array<Array<Buffer | null>>> {
+    if (readable.length === 0) return hashes.map(() => []);
+    const namers = readable.map((r) => this.bucketKeys(shard, r));
+    const got = await this.redis.mgetBuffer(...hashes.flatMap((hash) => namers.map((name) => name(hash))));
+    return hashes.map((_, j) => got.slice(j * namers.length, (j + 1) * namers.length));
+  }
+
+  /** For each id, whether it was accepted before inside the window. Per shard, its metas, then one MGET. */
   async check(messageIds: string[], now = Date.now()): Promise<DedupCheck> {
-    const windowMs = this.config.dedupWindowMs;
-    const generation = generationOf(now, windowMs);
+    const generation = generationOf(now, this.config.dedupWindowMs);
     const seen = new Array<boolean>(messageIds.length).fill(false);
-    const result: DedupCheck = { seen, now, generation, hashes: new Map(), buckets: new Map() };
+    const result: DedupCheck = { seen, now, generation, hashes: new Map(), epochs: new Map() };
     await Promise.all(
       [...this.keys.byShard(messageIds.keys(), (i) => messageIds[i] ?? '')].map(async ([shard, at]) => {
         const hashes = at.map((i) => messageHash(messageIds[i] ?? ''));
-        const { metas, prefixes } = this.generations(shard, generation);
-        const reply = (await this.redis.eval(CHECK, metas.length, ...metas, ...prefixes, packHashes(hashes))) as CheckReply;
-        const [found, previousIds, previousStart] = reply;
+        at.forEach((i, j) => result.hashes.set(messageIds[i] ?? '', hashes[j] ?? ''));
+        const { readable, newest } = await this.live(shard, generation);
+        result.epochs.set(shard, newest);
+        const buckets = await this.read(shard, readable, hashes);
         at.forEach((i, j) => {
-          seen[i] = found[j] === '1';
-          result.hashes.set(messageIds[i] ?? '', hashes[j] ?? '');
+          const kept = keptBytes(hashes[j] ?? '');
+          seen[i] = (buckets[j] ?? []).some((bucket) => bucket !== null && findRecord(bucket, kept) >= 0);
         });
-        if (reply.length > 1) {
-          // No newest generation yet: sized from the previous one's ids since its first write.
-          const elapsed = generation * generationMs(windowMs) - Number(previousStart ?? NaN);
-          result.buckets.set(shard, bucketsFor(Number(previousIds ?? 0), elapsed, windowMs));
-        }
       }),
     );
     return result;
@@ -192,15 +177,19 @@ export class DedupStore {
   /** The entry of an accepted messageId, if it is inside the window. */
   async lookup(messageId: string, now = Date.now()): Promise<DedupEntry | undefined> {
     const shard = this.keys.shardOf(messageId);
-    const generation = generationOf(now, this.config.dedupWindowMs);
-    const { metas, prefixes } = this.generations(shard, generation);
-    const hash = packHashes([messageHash(messageId)]);
-    const found = (await this.redis.eval(LOOKUP, metas.length, ...metas, ...prefixes, hash)) as [value: string, at: number] | null;
-    if (found === null) return undefined;
-    const [value, at] = found;
-    const expiresAt = generationExpiresAt(generation - at + 1, this.config.dedupWindowMs);
-    const job = decodeEntry(value);
-    return job ? { job, expiresAt } : { expiresAt };
+    const { readable } = await this.live(shard, generationOf(now, this.config.dedupWindowMs));
+    const hash = messageHash(messageId);
+    const kept = keptBytes(hash);
+    const [buckets = []] = await this.read(shard, readable, [hash]);
+    for (const [k, bucket] of buckets.entries()) {
+      const at = bucket ? findRecord(bucket, kept) : -1;
+      const g = readable[k]?.g;
+      if (!bucket || at < 0 || g === undefined) continue;
+      const expiresAt = generationExpiresAt(g, this.config.dedupWindowMs);
+      const job = entryAt(bucket, at);
+      return job ? { job, expiresAt } : { expiresAt };
+    }
+    return undefined;
   }
 
   /**
@@ -217,21 +206,39 @@ export class DedupStore {
     const windowMs = this.config.dedupWindowMs;
     // One command per shard: ioredis's per-command cost was the largest single cost of batch ingest.
     await Promise.all(
-      [...shards].map(([shard, group]) =>
-        this.redis.eval(
-          REMEMBER,
-          2,
-          this.meta(shard, generation),
-          this.backlog.key(shard),
-          this.bucketPrefix(shard, generation),
-          generationExpiresAt(generation, windowMs),
-          check.now,
-          check.buckets.get(shard) ?? bucketsFor(0, 0, windowMs),
-          job?.shard === shard ? backlogAdded : 0,
-          packHashes(group.map(({ id }) => check.hashes.get(id) ?? messageHash(id))),
-          ...group.map(({ index }) => (job && encodeEntry({ ...job, index })) ?? '0'),
-        ),
-      ),
+      [...shards].map(async ([shard, group]) => {
+        const hashes = group.map(({ id }) => check.hashes.get(id) ?? messageHash(id));
+        const records = packRecords(
+          hashes,
+          job,
+          group.map(({ index }) => index),
+        );
+        const write = async ({ epoch, buckets }: DedupEpoch): Promise<DedupEpoch> => {
+          const name = this.bucketKeys(shard, { g: generation, epoch, buckets });
+          const [newest, count] = (await this.redis.eval(
+            REMEMBER,
+            2 + hashes.length,
+            this.meta(shard, generation),
+            this.backlog.key(shard),
+            ...hashes.map(name),
+            epoch,
+            buckets,
+            generationExpiresAt(generation, windowMs),
+            check.now,
+            job?.shard === shard ? backlogAdded : 0,
+            records,
+          )) as [string, string];
+          return { epoch: Number(newest), buckets: Number(count) };
+        };
+        let target = check.epochs.get(shard) ?? { epoch: 0, buckets: bucketsFor(0, 0, windowMs) };
+        // Another writer started the generation or a new epoch since the check: write where it says.
+        for (let tries = 0; ; tries++) {
+          const newest = await write(target);
+          if (newest.epoch === target.epoch && newest.buckets === target.buckets) return;
+          if (tries === 3) throw new Error(`the deduplication window of shard ${shard} kept moving to new epochs`);
+          target = newest;
+        }
+      }),
     );
   }
 }

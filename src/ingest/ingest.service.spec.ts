@@ -49,7 +49,7 @@ function setup(options: { traced?: boolean; env?: Record<string, string> } = {})
   };
   const dedup = {
     check: jest.fn((ids: string[]): Promise<DedupCheck> =>
-      Promise.resolve({ seen: ids.map((id) => window.has(id)), now: 0, generation: 0, hashes: new Map(), buckets: new Map() }),
+      Promise.resolve({ seen: ids.map((id) => window.has(id)), now: 0, generation: 0, hashes: new Map(), epochs: new Map() }),
     ),
     remember: jest.fn((_check: DedupCheck, job: JobRef | undefined, runs: DedupRun[], backlogAdded: number): Promise<void> => {
       remembered.push({ jobId: job?.id, runs, backlogAdded });
