@@ -1,12 +1,13 @@
 // Redis cost of the deduplication window alone, with the window empty and with older generations full:
 // what scenario 8 cannot show, since its Redis is fresh. DedupStore from a build checks and remembers
 // new ids in groups, as ingest does, on a redis-server of its own (AOF everysec); prints Redis CPU
-// (INFO cpu), the calling process's CPU and Redis memory per id. `--dist` points at another build, so
+// (INFO cpu), the calling process's CPU and Redis memory per id. BENCH_DIST points at another build, so
 // two commits can be compared on the same machine in the same hour.
-// `node bench/dedup-cpu.js [--ids 100000] [--group 1000] [--older 0,1,2] [--dist dist]`
-import { resolve } from 'node:path';
+// `[BENCH_DIST=dir] node bench/dedup-cpu.js [--ids 100000] [--group 1000] [--older 0,1,2]`
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { distDir } from './lib/procs.js';
 import { redisCpuSeconds, startRedis, usedMemory } from './lib/redis.js';
 
 const { values: args } = parseArgs({
@@ -14,10 +15,9 @@ const { values: args } = parseArgs({
     ids: { type: 'string', default: '100000' },
     group: { type: 'string', default: '1000' },
     older: { type: 'string', default: '0,1,2' },
-    dist: { type: 'string', default: 'dist' },
   },
 });
-const load = (path) => import(pathToFileURL(resolve(args.dist, path)).href);
+const load = (path) => import(pathToFileURL(join(distDir(), path)).href);
 const { loadConfig } = await load('platform/config/config.js');
 const { RedisKeys } = await load('platform/redis/keys.js');
 const { DedupStore } = await load('ingest/dedup.store.js');

@@ -1,3 +1,6 @@
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { distDir } from '../lib/procs.js';
 import { prefill } from '../lib/steps.js';
 
 /** Redis memory per queued event while Kable is out of reach (an API-only service: nothing delivers). */
@@ -7,7 +10,8 @@ async function perEvent(ctx, name, events, perRequest) {
   // A dedup bucket (its name may hold binary bytes) and one job hash, in any shard.
   const [bucket] = (await ctx.redis.client.scanBuffer('0', 'MATCH', `${prefix}:*:seen:*:*`, 'COUNT', 10_000))[1];
   const [jobKey] = (await ctx.redis.client.scan('0', 'MATCH', `${prefix}:*:kable-delivery:[0-9]*`, 'COUNT', 10_000))[1];
-  const ids = bucket ? (await ctx.redis.client.strlen(bucket)) / 20 : 0; // 20-byte records
+  const { RECORD_BYTES } = await import(pathToFileURL(join(distDir(), 'ingest', 'dedup-layout.js')).href);
+  const ids = bucket ? (await ctx.redis.client.strlen(bucket)) / RECORD_BYTES : 0;
   const dedupBytes = bucket && ids > 0 ? Math.round(Number(await ctx.redis.client.memory('USAGE', bucket, 'SAMPLES', '0')) / ids) : null;
   const jobBytes = jobKey ? await ctx.redis.client.memory('USAGE', jobKey, 'SAMPLES', '0') : null;
   await ctx.cleanup(prefix);
@@ -15,7 +19,7 @@ async function perEvent(ctx, name, events, perRequest) {
     events: r.accepted,
     perRequest,
     bytesPerEvent: (r.memoryAfter - r.memoryBefore) / r.accepted,
-    /** A dedup bucket's MEMORY USAGE over its fields: bytes per id. */
+    /** A dedup bucket's MEMORY USAGE over its records: bytes per id. */
     dedupBytesPerId: dedupBytes,
     jobHashBytes: jobBytes,
   };

@@ -60,7 +60,7 @@ export function parseGenerationMeta(fields: Record<string, string>): GenerationM
   return { epochs, ids, start: Number(fields.s) };
 }
 
-/** A record: the hash's bytes 4 to 15 (bytes 0 to 3 chose the bucket), then the entry (`encodeEntry`), big-endian. */
+/** A record: the hash's bytes 4 to 15 (bytes 0 to 3 chose the bucket), then the entry (`packRecords`), big-endian. */
 export const KEPT_HASH_BYTES = 12;
 export const RECORD_BYTES = KEPT_HASH_BYTES + 8;
 
@@ -81,7 +81,7 @@ export function messageHash(messageId: string): string {
 
 /**
  * The records of `hashes`, in order, as one Buffer: each the hash's kept bytes, then its entry, the event
- * at `indices[i]` of `job` (`encodeEntry`).
+ * at `indices[i]` of `job` (`encodeJob`, then the index).
  */
 export function packRecords(hashes: readonly string[], job: JobRef | undefined, indices: readonly number[]): Buffer {
   const out = Buffer.alloc(hashes.length * RECORD_BYTES);
