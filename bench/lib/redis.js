@@ -36,7 +36,8 @@ export async function startRedis({ own = false } = {}) {
     ],
     { stdio: 'ignore' },
   );
-  process.on('exit', () => child.kill()); // also when the benchmark fails
+  const kill = () => child.kill();
+  process.on('exit', kill); // also when the benchmark fails
   child.on('error', (error) => {
     console.error(`could not start redis-server (${error.message}); install it or set REDIS_URL`);
     process.exit(1);
@@ -55,6 +56,7 @@ export async function startRedis({ own = false } = {}) {
       await client.shutdown('NOSAVE').catch(() => undefined);
       client.disconnect();
       await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
+      process.off('exit', kill);
       rmSync(dir, { recursive: true, force: true });
     },
   };

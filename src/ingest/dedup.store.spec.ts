@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
@@ -103,6 +104,28 @@ describe('DedupStore (Redis at 127.0.0.1:6379)', () => {
     // Three generations later that generation is no longer read (its keys are gone by then).
     expect((await s.check(['old'], NOW + 3 * GEN)).seen).toEqual([false]);
     expect(await s.lookup('old', NOW + 3 * GEN)).toBeUndefined();
+  });
+
+  it('reads a bucket that several ids of a check share once, and answers each id from it', async () => {
+    const { store: s, keys } = store();
+    const g = generationOf(NOW, WINDOW);
+    // Ids whose records all go to one bucket, and one elsewhere.
+    const target = bucketName(messageHash('shared-0'), DEFAULT_BUCKETS);
+    const shared = ['shared-0'];
+    for (let i = 1; shared.length < 4; i++) {
+      if (bucketName(messageHash(`shared-${i}`), DEFAULT_BUCKETS) === target) shared.push(`shared-${i}`);
+    }
+    const [a = '', b = '', c = '', d = ''] = shared;
+    await s.remember(await s.check([a, c], NOW), { shard: 0, id: '5' }, [{ messageIds: [a, c], start: 0 }]);
+    const mget = jest.spyOn(redis, 'mgetBuffer');
+    try {
+      expect((await s.check([a, b, 'elsewhere', c, d], NOW)).seen).toEqual([true, false, false, true, false]);
+      const asked = mget.mock.calls.flat();
+      expect(asked.filter((key) => key === bucketKey(keys, a, g, DEFAULT_BUCKETS))).toHaveLength(1);
+      expect(asked).toHaveLength(2);
+    } finally {
+      mget.mockRestore();
+    }
   });
 
   it('marks nothing as seen when it only checks', async () => {
