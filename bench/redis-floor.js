@@ -16,7 +16,11 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '2' },
   },
 });
-const [IDS, GROUP, BUCKETS, FILL, RUNS] = [args.ids, args.group, args.buckets, args.fill, args.runs].map(Number);
+const IDS = Number(args.ids);
+const GROUP = Number(args.group);
+const BUCKETS = Number(args.buckets);
+const FILL = Number(args.fill);
+const RUNS = Number(args.runs);
 const RECORD = 20;
 const key = (bucket) => `kable:{s0}:seen:1234567:0:${bucket.toString(16)}`;
 
