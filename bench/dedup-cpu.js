@@ -4,10 +4,8 @@
 // (INFO cpu), the calling process's CPU and Redis memory per id. BENCH_DIST points at another build, so
 // two commits can be compared on the same machine in the same hour.
 // `[BENCH_DIST=dir] node bench/dedup-cpu.js [--ids 100000] [--group 1000] [--older 0,1,2]`
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { distDir } from './lib/procs.js';
+import { importFromDist as load } from './lib/procs.js';
 import { redisCpuSeconds, startRedis, usedMemory } from './lib/redis.js';
 
 const { values: args } = parseArgs({
@@ -17,7 +15,6 @@ const { values: args } = parseArgs({
     older: { type: 'string', default: '0,1,2' },
   },
 });
-const load = (path) => import(pathToFileURL(join(distDir(), path)).href);
 const { loadConfig } = await load('platform/config/config.js');
 const { RedisKeys } = await load('platform/redis/keys.js');
 const { DedupStore } = await load('ingest/dedup.store.js');

@@ -3,7 +3,7 @@ import { fork, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(here, '..', '..');
@@ -30,6 +30,11 @@ export function startFlags() {
 /** The service build the benchmark runs: dist/, or BENCH_DIST. */
 export function distDir() {
   return process.env.BENCH_DIST ?? join(ROOT, 'dist');
+}
+
+/** A module of the build under test, by its path in dist/ (`'ingest/dedup-layout.js'`). */
+export function importFromDist(path) {
+  return import(pathToFileURL(join(distDir(), path)).href);
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,6 +1,4 @@
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { distDir } from '../lib/procs.js';
+import { importFromDist } from '../lib/procs.js';
 import { prefill } from '../lib/steps.js';
 
 /** Redis memory per queued event while Kable is out of reach (an API-only service: nothing delivers). */
@@ -10,7 +8,7 @@ async function perEvent(ctx, name, events, perRequest) {
   // A dedup bucket (its name may hold binary bytes) and one job hash, in any shard.
   const [bucket] = (await ctx.redis.client.scanBuffer('0', 'MATCH', `${prefix}:*:seen:*:*`, 'COUNT', 10_000))[1];
   const [jobKey] = (await ctx.redis.client.scan('0', 'MATCH', `${prefix}:*:kable-delivery:[0-9]*`, 'COUNT', 10_000))[1];
-  const { RECORD_BYTES } = await import(pathToFileURL(join(distDir(), 'ingest', 'dedup-layout.js')).href);
+  const { RECORD_BYTES } = await importFromDist('ingest/dedup-layout.js');
   const ids = bucket ? (await ctx.redis.client.strlen(bucket)) / RECORD_BYTES : 0;
   const dedupBytes = bucket && ids > 0 ? Math.round(Number(await ctx.redis.client.memory('USAGE', bucket, 'SAMPLES', '0')) / ids) : null;
   const jobBytes = jobKey ? await ctx.redis.client.memory('USAGE', jobKey, 'SAMPLES', '0') : null;

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { distDir, startService, watchPeakRss } from '../lib/procs.js';
+import { distDir, importFromDist, startService, watchPeakRss } from '../lib/procs.js';
 import { measureDrain } from '../lib/steps.js';
 
 const MEMBERS = 1_000_000;
@@ -26,7 +25,7 @@ export default {
     }
     const members = ctx.engageMembers ?? MEMBERS;
     const prefix = ctx.prefix('s6');
-    const { AudienceStore } = await import(pathToFileURL(storeModule).href);
+    const { AudienceStore } = await importFromDist('engage/audience.store.js');
     const store = new AudienceStore(ctx.redis.client, (...parts) => [prefix, ...parts].join(':'));
     const at = Date.parse('2026-11-01T10:00:00Z');
     const chunk = 10_000;
